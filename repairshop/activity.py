@@ -1,0 +1,27 @@
+"""Writing the activity log (contract §7). Call inside the write's transaction."""
+
+from typing import Any
+
+from repairshop.middleware import current_request_id
+from repairshop.models import ActivityLog
+
+
+def record_activity(
+    *,
+    actor,
+    action: str,
+    object_type: str = "",
+    object_id: int | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> ActivityLog:
+    """Records who did `action` ("ticket:status_change") to which object. `metadata` holds
+    changed fields as {"field": {"old": ..., "new": ...}}; never passwords or tokens."""
+    request_id = current_request_id.get()
+    return ActivityLog.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        metadata=metadata or {},
+        request_id="" if request_id == "-" else request_id,
+    )

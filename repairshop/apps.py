@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RepairshopConfig(AppConfig):
+    name = "repairshop"
+    verbose_name = "Repair shop"

@@ -1,0 +1,15 @@
+"""Creates the database cache table used when REDIS_URL is unset (the embedded mode), so
+that `migrate` alone prepares a working database."""
+
+from django.core.management import call_command
+from django.db import migrations
+
+
+def create_cache_table(apps, schema_editor):
+    call_command("createcachetable", database=schema_editor.connection.alias, verbosity=0)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("repairshop", "0001_initial")]
+
+    operations = [migrations.RunPython(create_cache_table, migrations.RunPython.noop)]
