@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import views as account_views
 from repairshop import views
 from tickets import views as ticket_views
 
@@ -11,5 +12,8 @@ urlpatterns = [
     path("", ticket_views.home, name="home"),
     path("customers/", include("customers.urls")),
     path("tickets/", include("tickets.urls")),
+    path("accounts/", include("accounts.urls")),
+    # Before the admin: its own login form would skip the login rate limits.
+    path("admin/login/", account_views.admin_login_redirect),
     path("admin/", admin.site.urls),
 ]
