@@ -1,0 +1,133 @@
+"""Tickets and their notifications in the admin. Ticket writes go through tickets.services
+(auto-assignment, the technician's email, activity entries); nothing is hard-deleted.
+Notifications are read-only: the worker owns them."""
+
+from django.contrib import admin
+
+from repairshop.admin_site import ReadOnlyAdmin, ServiceWriteAdmin
+from tickets.models import Notification, Ticket
+
+# Form field -> the key the services take.
+SERVICE_KEYS = {"customer": "customer_id"}
+CREATE_FIELDS = (
+    "customer",
+    "title",
+    "description",
+    "tech",
+    "priority",
+    "category",
+    "estimated_hours",
+    "notes",
+    "device_type",
+    "device_brand",
+    "device_model",
+    "serial_number",
+    "accessories",
+    "condition",
+)
+
+
+def _service_data(form, names) -> dict:
+    data = {}
+    for name in names:
+        value = form.cleaned_data[name]
+        if name == "customer":
+            value = value.pk if value is not None else None
+        data[SERVICE_KEYS.get(name, name)] = value
+    return data
+
+
+@admin.register(Ticket)
+class TicketAdmin(ServiceWriteAdmin):
+    list_display = (
+        "id",
+        "title",
+        "customer",
+        "tech",
+        "priority",
+        "completed",
+        "created_at",
+    )
+    list_display_links = ("id", "title")
+    list_filter = ("completed", "priority", "device_type")
+    list_select_related = ("customer", "tech")
+    search_fields = (
+        "id__exact",
+        "title",
+        "serial_number",
+        "customer__last_name",
+        "customer__email",
+    )
+    ordering = ("-created_at", "-id")
+    autocomplete_fields = ("customer", "tech")
+    readonly_fields = ("completed_at", "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("customer", "title", "description", "tech", "priority", "category")}),
+        (
+            "Device",
+            {
+                "fields": (
+                    "device_type",
+                    "device_brand",
+                    "device_model",
+                    "serial_number",
+                    "accessories",
+                    "condition",
+                )
+            },
+        ),
+        (
+            "Progress",
+            {
+                "fields": (
+                    "estimated_hours",
+                    "completed",
+                    "notes",
+                    "completed_at",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+    )
+    show_full_result_count = False  # a second COUNT(*) over the whole table on every search
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        from tickets import services
+
+        if not change:
+            data = _service_data(form, CREATE_FIELDS)
+            if data.get("tech") is None:
+                del data["tech"]  # absent means auto-assign (contract §5)
+            saved = services.ticket_create(actor=request.user, data=data)
+        else:
+            changed = set(form.changed_data)
+            saved = obj
+            fields = [name for name in CREATE_FIELDS if name in changed]
+            if fields:
+                saved = services.ticket_update(
+                    actor=request.user, ticket_id=obj.pk, data=_service_data(form, fields)
+                )
+            if "completed" in changed:
+                saved = services.ticket_set_status(
+                    actor=request.user, ticket_id=obj.pk, completed=form.cleaned_data["completed"]
+                )
+        obj.__dict__.update({f.attname: getattr(saved, f.attname) for f in obj._meta.fields})
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "recipient", "subject", "ticket", "status", "attempts", "sent_at")
+    list_filter = ("status",)
+    list_select_related = ("ticket",)
+    search_fields = ("recipient", "subject", "ticket__id__exact")
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
