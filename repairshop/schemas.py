@@ -1,0 +1,204 @@
+"""The API's wire format: camelCase schemas, the metadata block, pagination and the error
+envelope of contract §2-§3, shared by every app's router."""
+
+import re
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from django.conf import settings
+from django.http import JsonResponse
+from ninja import Schema
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+_SNAKE_PART = re.compile(r"_([a-z0-9])")
+
+
+def camel(name: str) -> str:
+    """first_name -> firstName; names without an underscore inside are kept as they are
+    ("ticketCount", "address1", "__all__")."""
+    if name.startswith("_"):
+        return name
+    return _SNAKE_PART.sub(lambda m: m.group(1).upper(), name)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class ApiOut(Schema):
+    """Response objects: Python attribute names inside, camelCase on the wire (routers
+    serialize by alias)."""
+
+    model_config = ConfigDict(alias_generator=camel, validate_by_name=True, validate_by_alias=True)
+
+
+class ApiIn(Schema):
+    """Request bodies: camelCase names only, unknown fields refused (contract §1), and JSON
+    types taken as they are ("5" is not a number, 1 is not true).
+
+    Types, enums and raw lengths are checked here; the rules (trimming, required after
+    trimming, NUL bytes, email, phone digits, country codes...) are the services' and come
+    back as their VALIDATION_ERROR. The patterns below only describe those rules in the
+    OpenAPI schema."""
+
+    model_config = ConfigDict(
+        alias_generator=camel,
+        validate_by_name=False,
+        validate_by_alias=True,
+        extra="forbid",
+        strict=True,
+        regex_engine="python-re",
+    )
+
+
+class ApiQuery(Schema):
+    """Query strings: camelCase names, values parsed from text."""
+
+    model_config = ConfigDict(
+        alias_generator=camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        regex_engine="python-re",
+    )
+
+
+# A required string must hold something besides whitespace; no string may hold NUL, which
+# PostgreSQL cannot store. (Python's \s is str.isspace(), i.e. what str.strip() removes.)
+REQUIRED_TEXT_PATTERN = r"^[^\x00]*[^\s\x00][^\x00]*$"
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
+def required_text(max_length: int):
+    return Annotated[
+        str, Field(max_length=max_length, json_schema_extra={"pattern": REQUIRED_TEXT_PATTERN})
+    ]
+
+
+def optional_text(max_length: int):
+    return Annotated[
+        str, Field(max_length=max_length, json_schema_extra={"pattern": NO_NUL_PATTERN})
+    ]
+
+
+def phone_pattern_check(pattern: str):
+    """The phone rule, checked on the raw value too: the service trims first, and a tab the
+    schema forbids must not become acceptable by being trimmed away."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError("Use only digits, spaces and + ( ) - . with at least 7 digits.")
+        return value
+
+    return check
+
+
+def _query_bool(value: Any) -> Any:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        raise ValueError("Must be true or false.")
+    return value
+
+
+# `true` or `false` (any case) and nothing else: "1" or "yes" are refused, not guessed.
+QueryBool = Annotated[
+    bool | None,
+    BeforeValidator(_query_bool),
+    WithJsonSchema({"type": "boolean"}),
+]
+
+
+def _iso(value: datetime) -> str:
+    # Full microseconds: a client sends updatedAt back for optimistic concurrency, so the
+    # value must round-trip exactly (Django's JSON encoder would cut it to milliseconds).
+    return value.isoformat()
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_iso, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+def respond(body: dict[str, Any], *, status: int = 200) -> JsonResponse:
+    """A success body that the router's schemas describe, already in wire form."""
+    return JsonResponse(body, status=status)
+
+
+# ---- success bodies (contract §2) ---------------------------------------------------------
+class Metadata(ApiOut):
+    timestamp: str
+    version: str
+    request_id: str
+
+
+class ListMetadata(Metadata):
+    response_time: float = Field(description="milliseconds spent on the server")
+
+
+class PaginationOut(ApiOut):
+    page: int
+    page_size: int
+    total: int
+    total_pages: int
+    has_next_page: bool
+    has_prev_page: bool
+
+
+def metadata(request) -> dict[str, Any]:
+    """The metadata block of every success body."""
+    return {
+        "timestamp": now_iso(),
+        "version": settings.API_VERSION,
+        "requestId": getattr(request, "request_id", ""),
+    }
+
+
+def list_metadata(request) -> dict[str, Any]:
+    """metadata plus responseTime: milliseconds since the API started on this request."""
+    started = getattr(request, "api_started_at", None)
+    elapsed = (time.perf_counter() - started) * 1000 if started is not None else 0.0
+    return {**metadata(request), "responseTime": round(elapsed, 2)}
+
+
+def pagination(page) -> dict[str, Any]:
+    """The pagination block from a repairshop.pagination.Page."""
+    return {
+        "page": page.page,
+        "pageSize": page.page_size,
+        "total": page.total,
+        "totalPages": page.total_pages,
+        "hasNextPage": page.has_next_page,
+        "hasPrevPage": page.has_prev_page,
+    }
+
+
+# ---- error bodies (contract §3) -------------------------------------------------------------
+class ErrorOut(ApiOut):
+    """The one error envelope. `field`, `details` and `retryAfter` appear when they apply."""
+
+    message: str
+    code: str
+    status_code: int
+    field: str | None = Field(None, description="the camelCase field the error is about")
+    details: dict[str, Any] | None = Field(
+        None, description="per-field messages, or extra data such as ticketCount or current"
+    )
+    timestamp: str
+    request_id: str
+    path: str
+    retry_after: int | None = Field(None, description="seconds; only with 429")
+
+
+def error_responses(*statuses: int) -> dict[int, type[Schema]]:
+    """`response=` entries declaring the error envelope for each status an operation can
+    answer with, so the OpenAPI schema lists them (contract §1)."""
+    return dict.fromkeys(statuses, ErrorOut)
+
+
+# Every authenticated operation can answer these.
+COMMON_ERRORS = (400, 401, 403, 429, 500, 503)

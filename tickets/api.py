@@ -1,0 +1,350 @@
+"""The tickets part of the JSON API (contract §5): thin operations that parse the request,
+call tickets.queries / tickets.services and shape the answer. No rule lives here."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from django.http import HttpRequest
+from ninja import Path, Query, Router
+from pydantic import Field, Strict
+
+from accounts import permissions
+from repairshop.pagination import paginate
+from repairshop.schemas import (
+    COMMON_ERRORS,
+    NO_NUL_PATTERN,
+    ApiIn,
+    ApiOut,
+    ApiQuery,
+    ListMetadata,
+    Metadata,
+    PaginationOut,
+    QueryBool,
+    Timestamp,
+    error_responses,
+    list_metadata,
+    metadata,
+    optional_text,
+    pagination,
+    required_text,
+    respond,
+)
+from tickets import queries, services
+from tickets.models import Priority, Ticket
+
+router = Router(by_alias=True)
+
+PriorityName = Literal["low", "medium", "high", "urgent"]
+DeviceTypeName = Literal["", "laptop", "desktop", "tablet", "phone", "printer", "console", "other"]
+
+
+# ---- objects -------------------------------------------------------------------------------
+class TicketCustomerOut(ApiOut):
+    id: int
+    first_name: str
+    last_name: str
+    email: str
+
+
+class TicketOut(ApiOut):
+    id: int
+    customer_id: int
+    title: str
+    description: str
+    tech: str | None = Field(description="email of the assigned technician")
+    priority: PriorityName
+    category: str
+    estimated_hours: float | None
+    completed: bool
+    notes: str
+    device_type: DeviceTypeName
+    device_brand: str
+    device_model: str
+    serial_number: str
+    accessories: str
+    condition: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    customer: TicketCustomerOut | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="only with includeCustomer=true",
+    )
+
+    @staticmethod
+    def resolve_tech(ticket: Ticket) -> str | None:
+        return ticket.tech.email if ticket.tech_id else None
+
+    @staticmethod
+    def resolve_priority(ticket: Ticket) -> str:
+        return Priority(ticket.priority).api_name
+
+    @staticmethod
+    def resolve_customer(ticket: Ticket, context) -> Any:
+        return ticket.customer if (context or {}).get("include_customer") else None
+
+
+def ticket_out(ticket: Ticket, *, include_customer: bool = False) -> dict:
+    """A ticket as the API shows it (also CONFLICT's details.current)."""
+    return TicketOut.model_validate(
+        ticket, context={"include_customer": include_customer}
+    ).model_dump(mode="json", by_alias=True)
+
+
+class TicketBody(ApiOut):
+    ticket: TicketOut
+    metadata: Metadata
+
+
+class TicketFiltersOut(ApiOut):
+    search: str | None = Field(None, exclude_if=lambda value: value is None)
+    completed: bool | None = Field(None, exclude_if=lambda value: value is None)
+    tech: str | None = Field(None, exclude_if=lambda value: value is None)
+    customer_id: int | None = Field(None, exclude_if=lambda value: value is None)
+    priority: PriorityName | None = Field(None, exclude_if=lambda value: value is None)
+    date_from: str | None = Field(None, exclude_if=lambda value: value is None)
+    date_to: str | None = Field(None, exclude_if=lambda value: value is None)
+
+
+class TicketListBody(ApiOut):
+    tickets: list[TicketOut]
+    pagination: PaginationOut
+    filters: TicketFiltersOut
+    metadata: ListMetadata
+
+
+# ---- input ---------------------------------------------------------------------------------
+TechEmail = Annotated[
+    str | None,
+    Field(
+        max_length=254,
+        description="an active technician's email; on create, absent or null = auto-assign",
+    ),
+]
+Hours = Annotated[float | None, Field(ge=0, le=1000, multiple_of=0.01)]
+Bigint = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+class TicketCreateIn(ApiIn):
+    customer_id: Bigint
+    title: required_text(200)
+    description: required_text(10000)
+    tech: TechEmail = None
+    priority: PriorityName = "medium"
+    category: optional_text(100) = ""
+    estimated_hours: Hours = None
+    notes: optional_text(10000) = ""
+    device_type: DeviceTypeName = ""
+    device_brand: optional_text(100) = ""
+    device_model: optional_text(100) = ""
+    serial_number: optional_text(100) = ""
+    accessories: optional_text(500) = ""
+    condition: optional_text(2000) = ""
+
+
+class TicketUpdateIn(ApiIn):
+    customer_id: Bigint = None
+    title: required_text(200) = None
+    description: required_text(10000) = None
+    tech: TechEmail = Field(None, description="an active technician's email; null unassigns")
+    priority: PriorityName = None
+    category: optional_text(100) = None
+    estimated_hours: Hours = None
+    notes: optional_text(10000) = None
+    device_type: DeviceTypeName = None
+    device_brand: optional_text(100) = None
+    device_model: optional_text(100) = None
+    serial_number: optional_text(100) = None
+    accessories: optional_text(500) = None
+    condition: optional_text(2000) = None
+    updated_at: Annotated[datetime, Strict(False)] = Field(
+        None, description="the updatedAt you last read; 409 CONFLICT if the row changed since"
+    )
+
+
+class TicketStatusIn(ApiIn):
+    completed: bool
+    notes: optional_text(10000) = None
+    updated_at: Annotated[datetime, Strict(False)] = Field(
+        None, description="the updatedAt you last read; 409 CONFLICT if the row changed since"
+    )
+
+
+DateParam = Annotated[
+    str | None,
+    Field(
+        None,
+        max_length=40,
+        pattern=NO_NUL_PATTERN,
+        description="YYYY-MM-DD or an ISO 8601 date and time",
+        json_schema_extra={"anyOf": [{"format": "date"}, {"format": "date-time"}]},
+    ),
+]
+
+
+class TicketListQuery(ApiQuery):
+    page: int = Field(1, ge=1)
+    page_size: int = Field(20, ge=1, le=100)
+    search: str | None = Field(None, max_length=200, pattern=NO_NUL_PATTERN)
+    completed: QueryBool = None
+    tech: str | None = Field(None, max_length=254, pattern=NO_NUL_PATTERN)
+    customer_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    priority: PriorityName | None = None
+    date_from: DateParam = None
+    date_to: DateParam = None
+    sort_by: Literal["id", "title", "createdAt", "updatedAt", "priority"] = "createdAt"
+    sort_order: Literal["asc", "desc"] = "desc"
+    include_customer: QueryBool = False
+
+
+class TicketDetailQuery(ApiQuery):
+    include_customer: QueryBool = False
+
+
+_SORT_FIELDS = {
+    "id": "id",
+    "title": "title",
+    "createdAt": "created_at",
+    "updatedAt": "updated_at",
+    "priority": "priority",
+}
+TicketId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+def _tech_from_email(request: HttpRequest, data: dict[str, Any], *, allowed: bool, action: str):
+    """`tech` arrives as an email; the services take the user (None unassigns). Someone who
+    may not write gets their 403 before the email is looked up, so that the answer does not
+    tell them who the technicians are."""
+    if data.get("tech") is not None:
+        permissions.require(allowed, request.auth, action=action, object_type="ticket")
+        data["tech"] = services.resolve_technician(data["tech"])
+
+
+def _priority_value(data: dict[str, Any]) -> None:
+    if data.get("priority") is not None:
+        data["priority"] = Priority.from_api_name(data["priority"])
+
+
+# ---- operations ----------------------------------------------------------------------------
+@router.get(
+    "",
+    response={200: TicketListBody, **error_responses(*COMMON_ERRORS)},
+    summary="List tickets",
+    operation_id="listTickets",
+)
+def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
+    """Search, filter, sort and page through the tickets the caller may see."""
+    search = params.search.strip() if params.search and params.search.strip() else None
+    tech = params.tech.strip() if params.tech and params.tech.strip() else None
+    date_from = params.date_from.strip() if params.date_from and params.date_from.strip() else None
+    date_to = params.date_to.strip() if params.date_to and params.date_to.strip() else None
+    filters = queries.TicketFilters(
+        search=search,
+        completed=params.completed,
+        tech_email=tech,
+        customer_id=params.customer_id,
+        priority=params.priority,
+        date_from=date_from,
+        date_to=date_to,
+        sort_by=_SORT_FIELDS[params.sort_by],
+        sort_order=params.sort_order,
+    )
+    tickets = queries.ticket_list(user=request.auth, filters=filters)
+    page = paginate(tickets, page=params.page, page_size=params.page_size)
+    given = {
+        "search": search,
+        "completed": params.completed,
+        "tech": tech,
+        "customerId": params.customer_id,
+        "priority": params.priority,
+        "dateFrom": date_from,
+        "dateTo": date_to,
+    }
+    include_customer = bool(params.include_customer)
+    return respond(
+        {
+            "tickets": [ticket_out(t, include_customer=include_customer) for t in page.items],
+            "pagination": pagination(page),
+            "filters": {k: v for k, v in given.items() if v is not None},
+            "metadata": list_metadata(request),
+        }
+    )
+
+
+@router.post(
+    "",
+    response={201: TicketBody, **error_responses(*COMMON_ERRORS)},
+    summary="Create a ticket",
+    operation_id="createTicket",
+)
+def create_ticket(request: HttpRequest, payload: TicketCreateIn):
+    """`tech` absent or null: the ticket is auto-assigned to the least-loaded technician."""
+    data = payload.model_dump(exclude_unset=True)
+    if data.get("tech") is None:
+        data.pop("tech", None)  # absent means auto-assign to the service
+    _tech_from_email(
+        request,
+        data,
+        allowed=permissions.can_create_tickets(request.auth),
+        action="ticket:create",
+    )
+    _priority_value(data)
+    ticket = services.ticket_create(actor=request.auth, data=data)
+    return respond({"ticket": ticket_out(ticket), "metadata": metadata(request)}, status=201)
+
+
+@router.get(
+    "/{ticket_id}",
+    response={200: TicketBody, **error_responses(*COMMON_ERRORS, 404)},
+    summary="Get a ticket",
+    operation_id="getTicket",
+)
+def get_ticket(request: HttpRequest, ticket_id: TicketId, params: Query[TicketDetailQuery]):
+    ticket = queries.ticket_get(user=request.auth, ticket_id=ticket_id)
+    return respond(
+        {
+            "ticket": ticket_out(ticket, include_customer=bool(params.include_customer)),
+            "metadata": metadata(request),
+        }
+    )
+
+
+@router.patch(
+    "/{ticket_id}",
+    response={200: TicketBody, **error_responses(*COMMON_ERRORS, 404, 409)},
+    summary="Update a ticket",
+    operation_id="updateTicket",
+)
+def update_ticket(request: HttpRequest, ticket_id: TicketId, payload: TicketUpdateIn):
+    """Edit fields or reassign (`tech`; null unassigns)."""
+    data = payload.model_dump(exclude_unset=True)
+    expected = data.pop("updated_at", None)
+    _tech_from_email(
+        request,
+        data,
+        allowed=permissions.can_edit_tickets(request.auth),
+        action="ticket:update",
+    )
+    _priority_value(data)
+    ticket = services.ticket_update(
+        actor=request.auth, ticket_id=ticket_id, data=data, expected_updated_at=expected
+    )
+    return respond({"ticket": ticket_out(ticket), "metadata": metadata(request)})
+
+
+@router.post(
+    "/{ticket_id}/status",
+    response={200: TicketBody, **error_responses(*COMMON_ERRORS, 404, 409)},
+    summary="Complete or reopen a ticket",
+    operation_id="setTicketStatus",
+)
+def set_ticket_status(request: HttpRequest, ticket_id: TicketId, payload: TicketStatusIn):
+    """`notes`, when given (even ""), replaces the ticket's notes."""
+    ticket = services.ticket_set_status(
+        actor=request.auth,
+        ticket_id=ticket_id,
+        completed=payload.completed,
+        notes=payload.notes,
+        expected_updated_at=payload.updated_at,
+    )
+    return respond({"ticket": ticket_out(ticket), "metadata": metadata(request)})
