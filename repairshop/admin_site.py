@@ -2,14 +2,15 @@
 
 Staff here are not `is_staff`: the admin is open to users holding accounts.access_admin
 (the manager role) and to superusers, as contract §6 says. Signing in goes through the
-app's own login page, so the admin gets its rate limits and single sign-on too.
+app's own login page (repairshop/urls.py routes admin/login/ there), so the admin gets
+its rate limits and single sign-on too.
 """
 
+from functools import update_wrapper
+
 from django.contrib import admin, messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
-from django.urls import NoReverseMatch, reverse
 
 from accounts.permissions import can_use_admin
 from repairshop.activity import record_activity
@@ -24,15 +25,23 @@ class RepairshopAdminSite(admin.AdminSite):
     def has_permission(self, request):
         return can_use_admin(request.user)
 
-    def login(self, request, extra_context=None):
-        if request.user.is_authenticated and not self.has_permission(request):
-            # Signed in, but not a manager: a login form would only invite a second account.
-            raise PermissionDenied
-        next_url = request.GET.get("next") or reverse("admin:index", current_app=self.name)
-        try:
-            return redirect_to_login(next_url)
-        except NoReverseMatch:  # the app's login page is not routed: use the admin's own
-            return super().login(request, extra_context)
+    def admin_view(self, view, cacheable=False):
+        guarded = super().admin_view(view, cacheable)
+
+        def inner(request, *args, **kwargs):
+            if request.user.is_authenticated and not self.has_permission(request):
+                # Signed in, but not a manager: 403 rather than a login form inviting a
+                # second account.
+                raise PermissionDenied
+            return guarded(request, *args, **kwargs)
+
+        return update_wrapper(inner, guarded)
+
+    def logout(self, request, extra_context=None):
+        # The app's sign-out: it records the logout and ends a single sign-on session too.
+        from accounts.views import logout_view
+
+        return logout_view(request)
 
 
 def error_message(exc: DomainError) -> str:

@@ -9,7 +9,7 @@ from tickets.models import Notification, Ticket
 
 # Form field -> the key the services take.
 SERVICE_KEYS = {"customer": "customer_id"}
-CREATE_FIELDS = (
+EDIT_FIELDS = (
     "customer",
     "title",
     "description",
@@ -93,25 +93,20 @@ class TicketAdmin(ServiceWriteAdmin):
     show_full_result_count = False  # a second COUNT(*) over the whole table on every search
 
     def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+        return False  # this also takes "delete selected" off the actions
 
     def save_model(self, request, obj, form, change):
         from tickets import services
 
         if not change:
-            data = _service_data(form, CREATE_FIELDS)
+            data = _service_data(form, [*EDIT_FIELDS, "completed"])
             if data.get("tech") is None:
                 del data["tech"]  # absent means auto-assign (contract §5)
             saved = services.ticket_create(actor=request.user, data=data)
         else:
             changed = set(form.changed_data)
             saved = obj
-            fields = [name for name in CREATE_FIELDS if name in changed]
+            fields = [name for name in EDIT_FIELDS if name in changed]
             if fields:
                 saved = services.ticket_update(
                     actor=request.user, ticket_id=obj.pk, data=_service_data(form, fields)
