@@ -2,7 +2,8 @@
 
 `log_event` writes one security event to the activity log and the `repairshop.security`
 logger. The middleware (after AuthenticationMiddleware) ends sessions of deactivated users
-and idle sessions, refuses credentials in URLs and marks authenticated answers no-store.
+and idle sessions and marks authenticated answers no-store. (API tokens in a query string are
+refused by the API's authentication, accounts.auth.)
 """
 
 import logging
@@ -12,15 +13,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import resolve_url
-from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from repairshop import errors
 from repairshop.activity import record_activity
-from repairshop.middleware import current_request_id
 
 security_log = logging.getLogger("repairshop.security")
 
@@ -28,13 +25,6 @@ LAST_SEEN_KEY = "_last_seen"
 # The idle clock is refreshed at most this often, so that a busy user's session is written
 # about once a minute, not on every request (and every htmx poll).
 LAST_SEEN_REFRESH = 60
-
-# Query parameters that would carry a credential. Tokens in URLs end up in access logs,
-# browser history and Referer headers, so such requests are refused, not just ignored.
-CREDENTIAL_PARAMS = frozenset(
-    {"access_token", "token", "api_token", "api_key", "apikey", "auth", "authorization", "bearer"}
-)
-TOKEN_PREFIX = "rs_"
 
 
 def log_event(
@@ -69,39 +59,9 @@ def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
-def _credential_in_query(request) -> str | None:
-    for name, values in request.GET.lists():
-        if name.lower() in CREDENTIAL_PARAMS:
-            return name
-        if any(value.startswith(TOKEN_PREFIX) and len(value) > 30 for value in values):
-            return name
-    return None
-
-
-def _refuse_credential_in_url(request, name: str) -> HttpResponse:
-    message = "Credentials are not accepted in the URL; send the token in the Authorization header"
-    security_log.warning("credential in query string refused: parameter=%s", name[:40])
-    if not _is_api(request):
-        return HttpResponseBadRequest(message, content_type="text/plain")
-    return JsonResponse(
-        {
-            "message": message,
-            "code": errors.VALIDATION_ERROR,
-            "statusCode": 400,
-            "field": name,
-            "details": {name: [message]},
-            "timestamp": timezone.now().isoformat(),
-            "requestId": current_request_id.get(),
-            "path": request.path,
-        },
-        status=400,
-    )
-
-
 class SessionSecurityMiddleware:
     """Runs after AuthenticationMiddleware.
 
-    - A query string carrying a credential is refused (400).
     - A session whose user was deactivated (or deleted) is flushed on its next request.
     - A session idle for longer than SESSION_IDLE_TIMEOUT is flushed; pages then go to the
       login page, the API answers 401 as for any anonymous caller.
@@ -113,10 +73,6 @@ class SessionSecurityMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        name = _credential_in_query(request)
-        if name is not None:
-            return _refuse_credential_in_url(request, name)
-
         expired = self._end_dead_session(request)
         if expired and not _is_api(request):
             if request.headers.get("HX-Request") == "true":

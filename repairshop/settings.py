@@ -8,6 +8,7 @@ ALLOWED_HOSTS.
 
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -138,9 +139,21 @@ if REDIS_URL:
             "OPTIONS": {
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
+                # Redis down: reads miss and writes are dropped instead of raising, so cached_db
+                # sessions fall back to the database (their delete() and exists() would raise).
+                "IGNORE_EXCEPTIONS": True,
             },
-        }
+        },
+        # The same Redis for the rate limits, but raising: repairshop.ratelimits must see an
+        # outage to apply its per-limit policy (an ignored error reads as "over the limit").
+        "ratelimit": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="repairshop"),
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        },
     }
+    RATELIMIT_USE_CACHE = "ratelimit"
     # Sessions are read from Redis and written through to the database, so a Redis outage
     # logs nobody out.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
@@ -155,9 +168,9 @@ else:
     # Embedded mode (one process, no Redis): django-ratelimit warns that the database cache
     # is not atomic across processes. That is accepted here; production sets REDIS_URL.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003"]
+    RATELIMIT_USE_CACHE = "default"
 
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
-RATELIMIT_USE_CACHE = "default"
 RATE_LIMIT_LOGIN_IP = env.str("RATE_LIMIT_LOGIN_IP", default="10/m")
 RATE_LIMIT_LOGIN_USER = env.str("RATE_LIMIT_LOGIN_USER", default="5/15m")
 RATE_LIMIT_API_READ = env.str("RATE_LIMIT_API_READ", default="600/m")
@@ -174,7 +187,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
 # --- Auth ----------------------------------------------------------------------------------
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "accounts.oidc.SSOBackend",  # answers only the single sign-on callback
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -219,6 +235,13 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],
 }
+# Sign-out posts a form that redirects an SSO user to the provider's end-session endpoint;
+# browsers apply form-action to that redirect, so the provider's origin is allowed there.
+for _url in (OIDC_OP_ISSUER, OIDC_OP_LOGOUT_ENDPOINT):
+    if _url and OIDC_RP_CLIENT_ID:
+        _origin = "{0.scheme}://{0.netloc}".format(urlsplit(_url))
+        if _origin not in SECURE_CSP["form-action"]:
+            SECURE_CSP["form-action"].append(_origin)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
