@@ -1,0 +1,174 @@
+"""Reads of tickets (contract §5): the list with every filter and sort, one ticket, a
+technician's queue and the cheap "has anything changed" version for polling. The
+visibility rule (a technician sees only their own tickets) is applied here, once."""
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Max, Q, QuerySet, Subquery
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from accounts import permissions
+from accounts.permissions import AccessDenied
+from customers.models import Customer
+from repairshop.errors import validation_error
+from repairshop.validation import has_nul
+from tickets.models import Priority, Ticket
+
+SORT_FIELDS = ("id", "title", "created_at", "updated_at", "priority")
+SORT_ORDERS = ("asc", "desc")
+_TICKET_NUMBER = re.compile(r"^#?(\d{1,18})$")  # 18 digits always fit a bigint
+
+
+@dataclass
+class TicketFilters:
+    search: str | None = None
+    completed: bool | None = None
+    tech_email: str | None = None
+    customer_id: int | None = None
+    priority: int | str | None = None  # Priority value or API name ("high")
+    date_from: date | datetime | str | None = None
+    date_to: date | datetime | str | None = None
+    sort_by: str = "created_at"
+    sort_order: str = "desc"
+
+
+def _as_bound(value, *, field: str, end: bool) -> datetime:
+    """A dateFrom/dateTo value as an aware datetime. A bare date is the start of that day
+    in the shop's time zone; for dateTo, the start of the next day (exclusive)."""
+    if isinstance(value, str):
+        text = value.strip()
+        parsed = None
+        try:
+            parsed = parse_datetime(text) if "T" in text or " " in text else parse_date(text)
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise validation_error({field: ["Use YYYY-MM-DD or an ISO 8601 date and time."]})
+        value = parsed
+    try:
+        if isinstance(value, datetime):
+            if timezone.is_naive(value):
+                value = timezone.make_aware(value)
+            # Converting here surfaces an out-of-range instant (year 1 at +14:00) as a 400.
+            return value.astimezone(UTC)
+        if isinstance(value, date):
+            day = value + timedelta(days=1) if end else value
+            return timezone.make_aware(datetime.combine(day, time.min)).astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise validation_error({field: ["Date out of range."]}) from None
+    raise validation_error({field: ["Use YYYY-MM-DD or an ISO 8601 date and time."]})
+
+
+def _is_bare_date(value) -> bool:
+    if isinstance(value, str):
+        return "T" not in value and " " not in value.strip()
+    return isinstance(value, date) and not isinstance(value, datetime)
+
+
+def _visible_tickets(user) -> QuerySet[Ticket]:
+    if not permissions.can_view_tickets(user):
+        raise AccessDenied()
+    qs = Ticket.objects.select_related("customer", "tech")
+    if not permissions.can_view_all_tickets(user):
+        qs = qs.filter(tech=user)
+    return qs
+
+
+def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticket]:
+    """The tickets `user` may see, filtered and in a stable order (ties by id, in the
+    sort's direction), with customer and technician joined in."""
+    filters = filters or TicketFilters()
+    if filters.sort_by not in SORT_FIELDS:
+        raise validation_error({"sort_by": [f"Must be one of {', '.join(SORT_FIELDS)}."]})
+    if filters.sort_order not in SORT_ORDERS:
+        raise validation_error({"sort_order": ["Must be asc or desc."]})
+    qs = _visible_tickets(user)
+
+    search = (filters.search or "").strip()
+    if search:
+        if has_nul(search):
+            raise validation_error({"search": ["Must not contain NUL characters."]})
+        # On PostgreSQL each icontains uses the trigram index on UPPER(col).
+        condition = (
+            Q(title__icontains=search)
+            | Q(description__icontains=search)
+            | Q(serial_number__icontains=search)
+        )
+        number = _TICKET_NUMBER.match(search)
+        if number:
+            condition |= Q(pk=int(number.group(1)))
+        qs = qs.filter(condition)
+    if filters.completed is not None:
+        qs = qs.filter(completed=filters.completed)
+    if filters.tech_email is not None:
+        email = filters.tech_email.strip()
+        if has_nul(email):
+            raise validation_error({"tech": ["Must not contain NUL characters."]})
+        qs = qs.filter(tech__email__iexact=email)
+    if filters.customer_id is not None:
+        qs = qs.filter(customer_id=filters.customer_id)
+    if filters.priority is not None:
+        qs = qs.filter(priority=_priority(filters.priority))
+    if filters.date_from is not None:
+        qs = qs.filter(created_at__gte=_as_bound(filters.date_from, field="date_from", end=False))
+    if filters.date_to is not None:
+        bound = _as_bound(filters.date_to, field="date_to", end=True)
+        if _is_bare_date(filters.date_to):
+            qs = qs.filter(created_at__lt=bound)  # the whole day, in the shop's time zone
+        else:
+            qs = qs.filter(created_at__lte=bound)
+
+    prefix = "-" if filters.sort_order == "desc" else ""
+    if filters.sort_by == "id":
+        return qs.order_by(f"{prefix}id")
+    return qs.order_by(f"{prefix}{filters.sort_by}", f"{prefix}id")
+
+
+def _priority(value) -> int:
+    if isinstance(value, str):
+        try:
+            return Priority.from_api_name(value.strip())
+        except KeyError:
+            pass
+    elif isinstance(value, int) and not isinstance(value, bool) and value in Priority.values:
+        return value
+    raise validation_error({"priority": ["Must be one of low, medium, high, urgent."]})
+
+
+def ticket_get(*, user, ticket_id: int) -> Ticket:
+    """One ticket with customer and technician: NotFound when missing, AccessDenied when
+    it is someone else's and the user may only see their own."""
+    return permissions.get_ticket_for_user(user, ticket_id)
+
+
+def technician_queue(*, user) -> QuerySet[Ticket]:
+    """The user's open tickets, most urgent first, then oldest (the ticket_queue_idx order)."""
+    if not permissions.can_view_tickets(user):
+        raise AccessDenied()
+    return (
+        Ticket.objects.select_related("customer", "tech")
+        .filter(tech=user, completed=False)
+        .order_by("-priority", "created_at", "id")
+    )
+
+
+def tickets_version(*, user) -> str:
+    """An opaque string that changes whenever a ticket list could show something new: a
+    ticket created (max id) or changed (max updated_at, which every service write bumps,
+    reassignments and status changes included) or a customer renamed (max customer
+    updated_at). One query, three index-only maxima; the same for every user, so a
+    technician may poll once too often but never misses a change."""
+    if not permissions.can_view_tickets(user):
+        raise AccessDenied()
+    latest_customer = Customer.objects.order_by("-updated_at").values("updated_at")[:1]
+    row = Ticket.objects.order_by().aggregate(
+        last_id=Max("id"),
+        last_change=Max("updated_at"),
+        last_customer_change=Max(Subquery(latest_customer)),
+    )
+    raw = f"{row['last_id']}|{row['last_change']}|{row['last_customer_change']}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]

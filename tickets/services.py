@@ -1,0 +1,430 @@
+"""Writes on tickets (contract §5): create with auto-assignment, edit, (re)assign, status.
+
+Each function checks the permission (contract §6) first, validates and normalises the input,
+then writes the row, its activity entry and the technician's email (queued) in one
+transaction.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts import permissions, roles
+from accounts.models import User
+from accounts.permissions import NotFound
+from customers.models import Customer
+from repairshop import errors
+from repairshop.activity import record_activity
+from repairshop.errors import DomainError, validation_error
+from repairshop.validation import FieldErrors, clean_bool, clean_decimal, clean_text, full_clean
+from tickets.models import DeviceType, Priority, Ticket
+from tickets.notifications import queue_assignment_email
+
+CONFLICT_MESSAGE = "This ticket was changed by someone else. Reload and try again."
+INVALID_CUSTOMER_MESSAGE = "Customer does not exist or is inactive"
+INVALID_TECH_MESSAGE = "No active technician has this email"
+
+# field -> (max length, required)
+TEXT_FIELDS: dict[str, tuple[int, bool]] = {
+    "title": (200, True),
+    "description": (10000, True),
+    "category": (100, False),
+    "notes": (10000, False),
+    "device_brand": (100, False),
+    "device_model": (100, False),
+    "serial_number": (100, False),
+    "accessories": (500, False),
+    "condition": (2000, False),
+}
+EDITABLE_FIELDS = frozenset(
+    [*TEXT_FIELDS, "customer_id", "tech", "priority", "estimated_hours", "device_type"]
+)
+CREATE_FIELDS = EDITABLE_FIELDS | {"completed"}
+REQUIRED_ON_CREATE = ("customer_id", "title", "description")
+
+
+class _Denied(Exception):
+    """Raised inside a transaction to roll it back; the denial is logged outside it."""
+
+    def __init__(self, action: str, message: str | None = None):
+        self.action = action
+        self.message = message
+
+
+# --- validation ------------------------------------------------------------------------------
+def _clean_priority(value: Any, field_errors: FieldErrors) -> int | None:
+    if isinstance(value, str):  # the API name ("high") is accepted too
+        try:
+            return Priority.from_api_name(value.strip())
+        except KeyError:
+            pass
+    elif isinstance(value, int) and not isinstance(value, bool) and value in Priority.values:
+        return Priority(value)
+    field_errors.add("priority", "Must be one of low, medium, high, urgent.")
+    return None
+
+
+def clean_ticket_data(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    """Validates and normalises ticket fields (contract §5); raises one VALIDATION_ERROR
+    listing every bad field (snake_case names). `tech` must already be a User or None."""
+    field_errors = FieldErrors()
+    allowed = CREATE_FIELDS if creating else EDITABLE_FIELDS
+    for key in data:
+        if key not in allowed:
+            field_errors.add(key, "Unknown field.")
+    if creating:
+        for key in REQUIRED_ON_CREATE:
+            if key not in data:
+                field_errors.add(key, "This field is required.")
+    cleaned: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in TEXT_FIELDS:
+            max_length, required = TEXT_FIELDS[key]
+            cleaned[key] = clean_text(
+                value, field=key, errors=field_errors, max_length=max_length, required=required
+            )
+        elif key == "customer_id":
+            if isinstance(value, bool) or not isinstance(value, int):
+                field_errors.add(key, "Must be a customer id.")
+            cleaned[key] = value
+        elif key == "tech":
+            if value is not None and not isinstance(value, User):
+                field_errors.add(key, "Must be a technician.")
+            cleaned[key] = value
+        elif key == "priority":
+            cleaned[key] = _clean_priority(value, field_errors)
+        elif key == "estimated_hours":
+            cleaned[key] = (
+                None
+                if value is None
+                else clean_decimal(
+                    value, field=key, errors=field_errors, minimum=0, maximum=1000, places=2
+                )
+            )
+        elif key == "device_type":
+            value = "" if value is None else value
+            if value not in DeviceType.values:
+                field_errors.add(key, f"Must be one of {', '.join(DeviceType.values[1:])}.")
+            cleaned[key] = value
+        elif key == "completed":
+            cleaned[key] = clean_bool(value, field=key, errors=field_errors)
+    field_errors.raise_if_any()
+    return cleaned
+
+
+def _technicians():
+    return User.objects.filter(is_active=True, groups__name=roles.TECHNICIAN)
+
+
+def resolve_technician(email: str) -> User:
+    """The active technician with this email (case-insensitive): how the API and the pages
+    turn `tech` into a user. VALIDATION_ERROR on field "tech" otherwise."""
+    if not isinstance(email, str) or "\x00" in email or not email.strip():
+        raise validation_error({"tech": [INVALID_TECH_MESSAGE]})
+    tech = (
+        _technicians()
+        .annotate(email_lower=Lower("email"))  # the user_email_ci_unique index
+        .filter(email_lower=email.strip().lower())
+        .first()
+    )
+    if tech is None:
+        raise validation_error({"tech": [INVALID_TECH_MESSAGE]})
+    return tech
+
+
+def _check_technician(tech: User | None) -> None:
+    """An explicitly named technician must (still) be an active technician."""
+    if tech is not None and not _technicians().filter(pk=tech.pk).exists():
+        raise validation_error({"tech": [INVALID_TECH_MESSAGE]})
+
+
+def _lock_active_customer(customer_id: int) -> Customer:
+    # Locked so that customer_deactivate (which locks it too) cannot count the tickets
+    # between this check and the insert.
+    customer = Customer.objects.select_for_update().filter(pk=customer_id, active=True).first()
+    if customer is None:
+        raise DomainError(errors.INVALID_CUSTOMER, INVALID_CUSTOMER_MESSAGE, field="customer_id")
+    return customer
+
+
+def _pick_technician() -> User | None:
+    """Contract §5: the active technician with the fewest open tickets, then the one whose
+    last assignment is oldest (never assigned first), then the lowest id.
+
+    Locks every active technician's row first (in id order, so two callers cannot
+    deadlock): a concurrent create waits here and then counts the ticket this one adds.
+    On SQLite the IMMEDIATE transaction already serialises writers.
+    """
+    techs = list(_technicians().select_for_update(of=("self",)).order_by("id"))
+    if not techs:
+        return None
+    open_counts = dict(
+        Ticket.objects.filter(tech__in=techs, completed=False)
+        .values_list("tech")
+        .annotate(n=Count("id"))
+        .values_list("tech", "n")
+    )
+    return min(
+        techs,
+        key=lambda t: (
+            open_counts.get(t.pk, 0),
+            t.last_assigned_at is not None,
+            t.last_assigned_at or timezone.now(),
+            t.pk,
+        ),
+    )
+
+
+def _mark_assigned(tech: User) -> None:
+    tech.last_assigned_at = timezone.now()
+    User.objects.filter(pk=tech.pk).update(last_assigned_at=tech.last_assigned_at)
+
+
+def _json_safe(key: str, value: Any) -> Any:
+    if isinstance(value, User):
+        return value.email
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if key == "priority" and value is not None:
+        return Priority(value).api_name
+    return value
+
+
+def _field_value(ticket: Ticket, key: str) -> Any:
+    return ticket.tech if key == "tech" else getattr(ticket, key)
+
+
+def _lock_ticket(ticket_id: int) -> Ticket:
+    try:
+        return (
+            Ticket.objects.select_for_update(of=("self",))
+            .select_related("customer", "tech")
+            .get(pk=ticket_id)
+        )
+    except Ticket.DoesNotExist:
+        raise NotFound("Ticket not found") from None
+
+
+def _check_version(ticket: Ticket, expected_updated_at: datetime | None) -> None:
+    # Compared after the row lock, so of two writers holding the same updatedAt exactly one
+    # gets through; the other sees the row the first one wrote.
+    if expected_updated_at is not None and expected_updated_at != ticket.updated_at:
+        raise DomainError(errors.CONFLICT, CONFLICT_MESSAGE, details={"current": ticket})
+
+
+def _get_ticket(ticket_id: int) -> Ticket:
+    try:
+        return Ticket.objects.select_related("customer", "tech").get(pk=ticket_id)
+    except Ticket.DoesNotExist:
+        raise NotFound("Ticket not found") from None
+
+
+# --- services --------------------------------------------------------------------------------
+def ticket_create(*, actor, data: dict[str, Any]) -> Ticket:
+    """Creates a ticket for an active customer. `tech` absent or None: auto-assigned."""
+    permissions.require(
+        permissions.can_create_tickets(actor), actor, action="ticket:create", object_type="ticket"
+    )
+    cleaned = clean_ticket_data(data, creating=True)
+    tech = cleaned.pop("tech", None)
+    customer_id = cleaned.pop("customer_id")
+    with transaction.atomic():
+        customer = _lock_active_customer(customer_id)
+        if tech is None:
+            tech = _pick_technician()
+        else:
+            _check_technician(tech)
+        ticket = Ticket(customer=customer, tech=tech, **cleaned)
+        if ticket.completed:
+            ticket.completed_at = timezone.now()
+        full_clean(ticket, exclude=("customer", "tech"))
+        ticket.save()
+        record_activity(
+            actor=actor,
+            action="ticket:create",
+            object_type="ticket",
+            object_id=ticket.pk,
+            metadata={
+                "changes": {
+                    key: {"old": None, "new": _json_safe(key, value)}
+                    for key, value in {**cleaned, "customer_id": customer.pk, "tech": tech}.items()
+                }
+            },
+        )
+        if tech is not None:
+            _mark_assigned(tech)
+            record_activity(
+                actor=actor,
+                action="ticket:assign",
+                object_type="ticket",
+                object_id=ticket.pk,
+                metadata={"changes": {"tech": {"old": None, "new": tech.email}}},
+            )
+            queue_assignment_email(ticket=ticket, tech=tech)
+    return ticket
+
+
+def ticket_update(
+    *,
+    actor,
+    ticket_id: int,
+    data: dict[str, Any],
+    expected_updated_at: datetime | None = None,
+) -> Ticket:
+    """Edits ticket fields. A `tech` key reassigns (None unassigns) and emails the new
+    technician; `customer_id` must name an active customer."""
+    permissions.require(
+        permissions.can_edit_tickets(actor),
+        actor,
+        action="ticket:update",
+        object_type="ticket",
+        object_id=ticket_id,
+    )
+    cleaned = clean_ticket_data(data, creating=False)
+    with transaction.atomic():
+        ticket = _lock_ticket(ticket_id)
+        _check_version(ticket, expected_updated_at)
+        changes = {}
+        for key, value in cleaned.items():
+            old = _field_value(ticket, key)
+            if old != value:
+                changes[key] = {"old": _json_safe(key, old), "new": _json_safe(key, value)}
+        if not changes:
+            return ticket
+        if "customer_id" in changes:
+            ticket.customer = _lock_active_customer(cleaned.pop("customer_id"))
+        if "tech" in changes:
+            _check_technician(cleaned["tech"])
+        for key, value in cleaned.items():
+            if key != "customer_id":
+                setattr(ticket, key, value)
+        full_clean(ticket, exclude=("customer", "tech"))
+        ticket.save()
+        tech_change = changes.pop("tech", None)
+        if changes:
+            record_activity(
+                actor=actor,
+                action="ticket:update",
+                object_type="ticket",
+                object_id=ticket.pk,
+                metadata={"changes": changes},
+            )
+        if tech_change is not None:
+            _after_reassignment(actor=actor, ticket=ticket, tech_change=tech_change)
+    return ticket
+
+
+def _after_reassignment(*, actor, ticket: Ticket, tech_change: dict) -> None:
+    record_activity(
+        actor=actor,
+        action="ticket:assign",
+        object_type="ticket",
+        object_id=ticket.pk,
+        metadata={"changes": {"tech": tech_change}},
+    )
+    if ticket.tech is not None:
+        _mark_assigned(ticket.tech)
+        queue_assignment_email(ticket=ticket, tech=ticket.tech)
+
+
+def ticket_assign(*, actor, ticket_id: int, tech: User | None) -> Ticket:
+    """(Re)assigns a ticket; None unassigns. The new technician is emailed."""
+    permissions.require(
+        permissions.can_edit_tickets(actor),
+        actor,
+        action="ticket:assign",
+        object_type="ticket",
+        object_id=ticket_id,
+    )
+    clean_ticket_data({"tech": tech}, creating=False)
+    with transaction.atomic():
+        ticket = _lock_ticket(ticket_id)
+        _check_technician(tech)
+        if ticket.tech_id == (tech.pk if tech else None):
+            return ticket
+        tech_change = {"old": _json_safe("tech", ticket.tech), "new": _json_safe("tech", tech)}
+        ticket.tech = tech
+        ticket.save(update_fields=["tech", "updated_at"])
+        _after_reassignment(actor=actor, ticket=ticket, tech_change=tech_change)
+    return ticket
+
+
+def ticket_set_status(
+    *,
+    actor,
+    ticket_id: int,
+    completed: bool,
+    notes: str | None = None,
+    expected_updated_at: datetime | None = None,
+) -> Ticket:
+    """Marks a ticket completed or reopens it. `notes`, when given (even ""), replaces the
+    ticket's notes. Technicians may do this only on their own tickets."""
+    field_errors = FieldErrors()
+    clean_bool(completed, field="completed", errors=field_errors)
+    if notes is not None:
+        notes = clean_text(
+            notes, field="notes", errors=field_errors, max_length=10000, required=False
+        )
+    # Permission before validation would leak nothing either way; the ticket must exist
+    # (404) before "not your ticket" (403) can be said.
+    ticket = _get_ticket(ticket_id)
+    _require_status_permission(actor, ticket)
+    field_errors.raise_if_any()
+    try:
+        with transaction.atomic():
+            ticket = _lock_ticket(ticket_id)
+            if not permissions.can_change_status(actor, ticket):  # reassigned meanwhile
+                raise _Denied("ticket:status_change", permissions.STATUS_NOT_OWN_MESSAGE)
+            _check_version(ticket, expected_updated_at)
+            old_completed = ticket.completed
+            update_fields = ["completed", "completed_at", "updated_at"]
+            if completed and not old_completed:
+                ticket.completed_at = timezone.now()
+            elif not completed:
+                ticket.completed_at = None
+            ticket.completed = completed
+            if notes is not None:
+                ticket.notes = notes
+                update_fields.append("notes")
+            ticket.save(update_fields=update_fields)
+            record_activity(
+                actor=actor,
+                action="ticket:status_change",
+                object_type="ticket",
+                object_id=ticket.pk,
+                metadata={"oldStatus": old_completed, "newStatus": completed, "notes": notes},
+            )
+    except _Denied as denied:
+        permissions.deny(
+            actor,
+            action=denied.action,
+            object_type="ticket",
+            object_id=ticket_id,
+            message=denied.message,
+        )
+    return ticket
+
+
+def _require_status_permission(actor, ticket: Ticket) -> None:
+    if permissions.can_change_status(actor, ticket):
+        return
+    # A technician on someone else's ticket gets the contract's own message.
+    message = (
+        permissions.STATUS_NOT_OWN_MESSAGE
+        if permissions.can_view_tickets(actor) and actor.has_perm("tickets.change_ticket_status")
+        else None
+    )
+    permissions.deny(
+        actor,
+        action="ticket:status_change",
+        object_type="ticket",
+        object_id=ticket.pk,
+        message=message,
+    )
