@@ -1,17 +1,361 @@
-"""Ticket pages (work in progress)."""
+"""Ticket pages: the start page, the list, a technician's queue, check-in (new ticket), a
+ticket with its edit form, and the status change.
 
-from django.contrib.auth.decorators import login_required
+Each view reads top to bottom: load -> permission -> form -> service -> render or redirect.
+The rules live in tickets.services / tickets.queries (and customers.*); this module only
+speaks HTTP. The lists poll: a request carrying the version the page shows (`v`) is answered
+204 when nothing changed, before anything else is read or rendered.
+"""
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from accounts import permissions, roles
+from accounts.permissions import AccessDenied
+from customers import queries as customer_queries
+from customers import services as customer_services
+from customers.forms import CustomerForm
+from repairshop import errors
+from repairshop.errors import DomainError
+from repairshop.pages import (
+    activity_timeline,
+    add_domain_error,
+    int_param,
+    list_params,
+    page_login_required,
+    vary_on_htmx,
+    wants_fragment,
+)
+from repairshop.pagination import paginate
+from tickets import queries, services
+from tickets.forms import (
+    PAGE_SIZE,
+    StatusForm,
+    TicketCreateForm,
+    TicketEditForm,
+    TicketFilterForm,
+)
+
+QUEUE_PAGE_SIZE = 50
+PICKER_RESULTS = 8
+TICKETS_CHANGED = "tickets-changed"
 
 
-@login_required
+def _is_technician(user) -> bool:
+    return user.groups.filter(name=roles.TECHNICIAN).exists()
+
+
+def _refuse(user, *, allowed: bool, action: str, request, object_id=None):
+    """403 unless allowed. A refused POST is a refused write and goes to the activity log;
+    a GET of a form the role may not use is just answered 403."""
+    if allowed:
+        return
+    if request.method == "POST":
+        permissions.deny(user, action=action, object_type="ticket", object_id=object_id)
+    raise AccessDenied()
+
+
+def _unchanged_poll(request):
+    """204 for a poll whose version is still current: nothing read, nothing rendered.
+
+    Costs the session and user the middleware loads anyway, plus tickets_version."""
+    seen = request.GET.get("v")
+    if seen and request.htmx and seen == queries.tickets_version(user=request.user):
+        return vary_on_htmx(HttpResponse(status=204))
+    return None
+
+
+def _safe_next(request, fallback: str) -> str:
+    target = request.POST.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+@page_login_required
+@require_GET
 def home(request):
+    """Technicians land on their queue, everyone else on the ticket list (contract §11)."""
+    if _is_technician(request.user):
+        return redirect("tickets:queue")
     return redirect("tickets:list")
 
 
-def _placeholder(request, **kwargs):
-    return render(request, "base.html")
+@page_login_required
+@require_GET
+def ticket_list(request):
+    """Every filter of the API, sortable, paged, URL-reflecting, and live."""
+    unchanged = _unchanged_poll(request)
+    if unchanged:
+        return unchanged
+    # The version is read before the rows: a change in between costs one extra refresh,
+    # never a missed one.
+    version = queries.tickets_version(user=request.user)
+    filter_form = TicketFilterForm(
+        request.GET, technicians=permissions.can_view_all_tickets(request.user)
+    )
+    filters = filter_form.values()
+    tickets = queries.ticket_list(user=request.user, filters=TicketFilterForm.to_query(filters))
+    page = paginate(tickets, page=int_param(request.GET.get("page"), 1), page_size=PAGE_SIZE)
+    filter_customer = None
+    if filters["customer_id"]:
+        try:
+            filter_customer = customer_queries.customer_get(
+                user=request.user, customer_id=filters["customer_id"]
+            )
+        except DomainError:
+            filter_customer = None
+    context = {
+        "nav": "tickets",
+        "page": page,
+        "filters": filters,
+        "filter_form": filter_form,
+        "filter_customer": filter_customer,
+        "params": list_params(request),
+        "version": version,
+    }
+    template = "tickets/ticket_list.html"
+    if wants_fragment(request):
+        template += "#ticket-results"
+    return vary_on_htmx(render(request, template, context))
 
 
-ticket_list = ticket_create = technician_queue = login_required(_placeholder)
-ticket_detail = ticket_status = login_required(_placeholder)
+@page_login_required
+@require_GET
+def technician_queue(request):
+    """My queue: the signed-in technician's open tickets, most urgent and oldest first."""
+    unchanged = _unchanged_poll(request)
+    if unchanged:
+        return unchanged
+    version = queries.tickets_version(user=request.user)
+    tickets = queries.technician_queue(user=request.user)
+    page = paginate(tickets, page=int_param(request.GET.get("page"), 1), page_size=QUEUE_PAGE_SIZE)
+    context = {
+        "nav": "queue",
+        "page": page,
+        "params": list_params(request),
+        "version": version,
+    }
+    template = "tickets/queue.html"
+    if wants_fragment(request):
+        template += "#ticket-results"
+    return vary_on_htmx(render(request, template, context))
+
+
+def _picker_customers(request, search: str):
+    if not search:
+        return []
+    return list(
+        customer_queries.customer_list(user=request.user, search=search, active=True)[
+            :PICKER_RESULTS
+        ]
+    )
+
+
+@page_login_required
+@require_http_methods(["GET", "POST"])
+def ticket_create(request):
+    """Check-in: pick a customer (or add a walk-in), describe the device and the fault.
+    One submit; a new customer and the ticket are written in one transaction."""
+    user = request.user
+    _refuse(
+        user, allowed=permissions.can_create_tickets(user), action="ticket:create", request=request
+    )
+    search = (request.GET.get("customer_search") or "").strip()[:200]
+    if (
+        request.method == "GET"
+        and wants_fragment(request)
+        and request.htmx.target == "customer-results"
+    ):
+        context = {"customers": _picker_customers(request, search), "customer_search": search}
+        return vary_on_htmx(render(request, "tickets/ticket_form.html#customer-results", context))
+
+    picked = None
+    if request.method == "POST":
+        form = TicketCreateForm(request.POST)
+        customer_form = CustomerForm(request.POST, prefix="customer")
+        new_customer = request.POST.get("customer_mode") == "new"
+        if new_customer:
+            _refuse(
+                user,
+                allowed=permissions.can_create_customers(user),
+                action="customer:create",
+                request=request,
+            )
+        forms_valid = form.is_valid() & (customer_form.is_valid() if new_customer else True)
+        if forms_valid:
+            ticket = _create_ticket(request, form, customer_form if new_customer else None)
+            if ticket is not None:
+                who = ticket.tech.get_full_name() or ticket.tech.username if ticket.tech else None
+                messages.success(
+                    request,
+                    f"Ticket #{ticket.pk} created"
+                    + (
+                        f" and assigned to {who}." if who else ", not assigned yet (no technician)."
+                    ),
+                )
+                return redirect("tickets:detail", ticket_id=ticket.pk)
+        picked_id = request.POST.get("customer_id")
+    else:
+        picked_id = request.GET.get("customerId")
+        form = TicketCreateForm(initial={"customer_id": picked_id} if picked_id else None)
+        customer_form = CustomerForm(prefix="customer")
+    if picked_id and str(picked_id).isdigit():
+        try:
+            picked = customer_queries.customer_get(user=user, customer_id=int(picked_id))
+        except DomainError:
+            picked = None
+    context = {
+        "nav": "tickets",
+        "form": form,
+        "customer_form": customer_form,
+        "picked": picked,
+        "customers": _picker_customers(request, search),
+        "customer_search": search,
+    }
+    return render(request, "tickets/ticket_form.html", context)
+
+
+def _create_ticket(request, form, customer_form):
+    """Both writes through the services, in one transaction: a ticket that fails leaves no
+    half check-in behind. Returns the ticket, or None with the errors put on the forms."""
+    data = form.service_data()
+    try:
+        tech_email = form.cleaned_data.get("tech")
+        if tech_email:
+            data["tech"] = services.resolve_technician(tech_email)
+        with transaction.atomic():
+            if customer_form is not None:
+                try:
+                    customer = customer_services.customer_create(
+                        actor=request.user, data=customer_form.service_data()
+                    )
+                except DomainError as error:
+                    if error.status == 403:
+                        raise
+                    add_domain_error(customer_form, error)
+                    return None
+                data["customer_id"] = customer.pk
+            else:
+                data["customer_id"] = form.cleaned_data["customer_id"]
+            return services.ticket_create(actor=request.user, data=data)
+    except DomainError as error:
+        if error.status == 403:
+            raise
+        add_domain_error(form, error)
+        return None
+
+
+@page_login_required
+@require_http_methods(["GET", "POST"])
+def ticket_detail(request, ticket_id: int):
+    """Customer, device and fault, assignment, priority, estimate, notes, the activity
+    timeline, the edit form (for those who may) and the status change."""
+    user = request.user
+    ticket = queries.ticket_get(user=user, ticket_id=ticket_id)
+    may_edit = permissions.can_edit_tickets(user)
+    form = TicketEditForm(initial=TicketEditForm.initial_from(ticket)) if may_edit else None
+    conflict = None
+    if request.method == "POST":
+        _refuse(
+            user, allowed=may_edit, action="ticket:update", request=request, object_id=ticket.pk
+        )
+        form = TicketEditForm(request.POST, initial=TicketEditForm.initial_from(ticket))
+        if form.is_valid():
+            try:
+                data = form.service_data()
+                tech_email = form.cleaned_data.get("tech") or ""
+                data["tech"] = services.resolve_technician(tech_email) if tech_email else None
+                ticket = services.ticket_update(
+                    actor=user,
+                    ticket_id=ticket.pk,
+                    data=data,
+                    expected_updated_at=form.expected_updated_at(),
+                )
+            except DomainError as error:
+                if error.status == 403:
+                    raise
+                if error.code == errors.CONFLICT:
+                    # Keep what was typed and show what is stored now; saving again is then
+                    # a deliberate overwrite (the form carries the current updatedAt).
+                    conflict = error.details["current"]
+                    post = request.POST.copy()
+                    post["updated_at"] = conflict.updated_at.isoformat()
+                    form = TicketEditForm(post)
+                    form.is_valid()
+                    form.add_error(None, error.message)
+                else:
+                    add_domain_error(form, error)
+            else:
+                messages.success(request, "Ticket saved.")
+                return redirect("tickets:detail", ticket_id=ticket.pk)
+    context = {
+        "nav": "tickets",
+        "ticket": ticket,
+        "form": form,
+        "conflict": conflict,
+        "may_change_status": permissions.can_change_status(user, ticket),
+        "timeline": activity_timeline(object_type="ticket", object_id=ticket.pk),
+    }
+    return render(request, "tickets/ticket_detail.html", context)
+
+
+def _refusal(request, status: int, text: str, ticket=None):
+    """A refused status change for app.js: the message in HX-Trigger, and for a conflict
+    the row as it is now so the page shows the fresh values."""
+    if ticket is not None:
+        response = render(request, "tickets/_ticket_row.html", {"ticket": ticket}, status=status)
+    else:
+        response = HttpResponse(status=status)
+    trigger_client_event(response, "showMessage", {"text": text, "level": "error"})
+    return response
+
+
+@page_login_required
+@require_POST
+def ticket_status(request, ticket_id: int):
+    """Complete or reopen. From app.js (HX-Request) the answer is the fresh row, or the
+    refusal; from a plain form post, a message and a redirect."""
+    user = request.user
+    fragment = bool(request.htmx)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        if fragment:
+            return _refusal(request, 400, "The status change was not understood.")
+        messages.error(request, "The status change was not understood.")
+        return redirect(_safe_next(request, reverse("tickets:detail", args=[ticket_id])))
+    values = form.values()
+    try:
+        ticket = services.ticket_set_status(actor=user, ticket_id=ticket_id, **values)
+    except DomainError as error:
+        if not fragment:
+            if error.status in (403, 404):
+                raise
+            messages.error(request, error.message)
+            return redirect(_safe_next(request, reverse("tickets:detail", args=[ticket_id])))
+        current = error.details.get("current") if isinstance(error.details, dict) else None
+        if error.code == errors.CONFLICT and current is not None:
+            text = (
+                "Someone else changed this ticket just now; here is how it stands. "
+                "Nothing was saved."
+            )
+            return _refusal(request, 409, text, ticket=current)
+        return _refusal(request, error.status, error.message)
+    done = "completed" if ticket.completed else "reopened"
+    text = f"Ticket #{ticket.pk} {done}."
+    if not fragment:
+        messages.success(request, text)
+        return redirect(_safe_next(request, reverse("tickets:detail", args=[ticket.pk])))
+    response = render(request, "tickets/_ticket_row.html", {"ticket": ticket})
+    # Every live list on the page refreshes at once (app.js passes the event on).
+    trigger_client_event(response, TICKETS_CHANGED, {})
+    trigger_client_event(response, "showMessage", {"text": text, "level": "success"})
+    return response

@@ -293,11 +293,7 @@
     const target = event.target;
     if (target.name === "customer_mode") {
       const form = target.closest("form");
-      if (form) {
-        applyCustomerMode(form);
-        const first = form.querySelector("[data-customer-mode='" + target.value + "'] input:not([type='hidden'])");
-        if (first) first.focus();
-      }
+      if (form) applyCustomerMode(form);
     }
   });
 

@@ -1,0 +1,95 @@
+"""Helpers shared by the HTML views: sign-in for htmx requests, fragments, form errors from
+domain errors, list parameters and the activity timeline."""
+
+from functools import wraps
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import resolve_url
+from django.utils.cache import patch_vary_headers
+from django.utils.http import urlencode
+from django_htmx.http import HttpResponseClientRedirect
+
+from repairshop.errors import DomainError
+from repairshop.models import ActivityLog
+
+TIMELINE_LENGTH = 50
+
+
+def page_login_required(view):
+    """login_required that never swaps a login form into a table: an htmx request from a
+    signed-out browser gets HX-Redirect to the login page (back to the page it was on)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        if request.htmx:
+            current = request.htmx.current_url or request.get_full_path()
+            parts = urlsplit(current)
+            next_url = parts.path + (f"?{parts.query}" if parts.query else "")
+            login_url = resolve_url(settings.LOGIN_URL)
+            return HttpResponseClientRedirect(f"{login_url}?{urlencode({'next': next_url})}")
+        return redirect_to_login(request.get_full_path())
+
+    return wrapper
+
+
+def wants_fragment(request) -> bool:
+    """An htmx request for part of a page. A history restore wants the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def vary_on_htmx(response):
+    """The same URL answers a page or a fragment, so caches must key on HX-Request."""
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def add_domain_error(form, error: DomainError, *, field_map: dict[str, str] | None = None):
+    """Puts a service's DomainError on a bound form: each field in `details` on the form
+    field of that name (snake_case, or mapped by field_map), the rest on the form."""
+    field_map = field_map or {}
+    details = error.details if isinstance(error.details, dict) else {}
+    placed = False
+    for key, messages in details.items():
+        if not isinstance(messages, list | tuple):
+            continue
+        name = field_map.get(key, key)
+        target = name if name in form.fields else None
+        for message in messages:
+            form.add_error(target, str(message))
+            placed = True
+    if not placed:
+        name = field_map.get(error.field, error.field) if error.field else None
+        form.add_error(name if name in form.fields else None, error.message)
+
+
+def list_params(request, *, drop=("v",)):
+    """The request's query, without the poll version: the base of every link on a list."""
+    params = request.GET.copy()
+    for key in drop:
+        params.pop(key, None)
+    return params
+
+
+def int_param(value, default: int, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """A forgiving page number or size: a bad value in a bookmark shows the default."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    if number < minimum or (maximum is not None and number > maximum):
+        return default
+    return number
+
+
+def activity_timeline(*, object_type: str, object_id: int, limit: int = TIMELINE_LENGTH):
+    """The newest entries of the activity log about one object, with their actors (one
+    query, on activity_object_idx)."""
+    return list(
+        ActivityLog.objects.filter(object_type=object_type, object_id=object_id)
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:limit]
+    )

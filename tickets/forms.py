@@ -1,0 +1,241 @@
+"""Forms of the ticket pages: the list's filters, check-in (new ticket), edit and status.
+They carry the labels and the browser's first checks; the rules are the services'."""
+
+from datetime import datetime
+
+from django import forms
+
+from accounts import roles
+from accounts.models import User
+from tickets.models import DeviceType, Priority
+from tickets.queries import TicketFilters
+
+PAGE_SIZE = 25
+SORT_CHOICES = [
+    ("createdAt", "Opened"),
+    ("updatedAt", "Last change"),
+    ("priority", "Priority"),
+    ("title", "Title"),
+    ("id", "Number"),
+]
+SORT_FIELDS = {
+    "createdAt": "created_at",
+    "updatedAt": "updated_at",
+    "priority": "priority",
+    "title": "title",
+    "id": "id",
+}
+PRIORITY_CHOICES = [(p.api_name, p.label) for p in Priority]
+
+
+def technician_choices(*, empty_label: str) -> list[tuple[str, str]]:
+    """Active technicians by email (what the services resolve), for a select."""
+    technicians = (
+        User.objects.filter(is_active=True, groups__name=roles.TECHNICIAN)
+        .order_by("first_name", "last_name", "username")
+        .only("email", "first_name", "last_name", "username")
+    )
+    return [("", empty_label)] + [
+        (tech.email, tech.get_full_name() or tech.username) for tech in technicians
+    ]
+
+
+def _parse_updated_at(value: str) -> datetime | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+class TicketFilterForm(forms.Form):
+    """The ticket list's query string, with the API's parameter names (contract §11)."""
+
+    search = forms.CharField(label="Search", required=False, max_length=200)
+    completed = forms.ChoiceField(
+        label="Status",
+        required=False,
+        choices=[("", "Open and completed"), ("false", "Open"), ("true", "Completed")],
+    )
+    tech = forms.ChoiceField(label="Technician", required=False)
+    priority = forms.ChoiceField(
+        label="Priority", required=False, choices=[("", "Any priority"), *PRIORITY_CHOICES]
+    )
+    customerId = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    dateFrom = forms.DateField(
+        label="Opened from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    dateTo = forms.DateField(
+        label="Opened until", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    sortBy = forms.ChoiceField(choices=SORT_CHOICES, required=False)
+    sortOrder = forms.ChoiceField(choices=[("asc", "asc"), ("desc", "desc")], required=False)
+
+    def __init__(self, *args, technicians: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if technicians:
+            self.fields["tech"].choices = technician_choices(empty_label="Any technician")
+        else:
+            del self.fields["tech"]
+
+    def values(self) -> dict:
+        """Cleaned values, each bad one dropped (a mangled bookmark still shows the list)."""
+        self.is_valid()
+        data = {k: v for k, v in getattr(self, "cleaned_data", {}).items() if k not in self.errors}
+        sort_by = data.get("sortBy") or "createdAt"
+        return {
+            "search": (data.get("search") or "").strip() or None,
+            "completed": {"true": True, "false": False}.get(data.get("completed") or ""),
+            "completed_param": data.get("completed") or "",
+            "tech": data.get("tech") or None,
+            "priority": data.get("priority") or None,
+            "customer_id": data.get("customerId"),
+            "date_from": data.get("dateFrom"),
+            "date_to": data.get("dateTo"),
+            "sort_by": sort_by,
+            "sort_order": data.get("sortOrder") or "desc",
+        }
+
+    @staticmethod
+    def to_query(values: dict) -> TicketFilters:
+        return TicketFilters(
+            search=values["search"],
+            completed=values["completed"],
+            tech_email=values["tech"],
+            customer_id=values["customer_id"],
+            priority=values["priority"],
+            date_from=values["date_from"],
+            date_to=values["date_to"],
+            sort_by=SORT_FIELDS[values["sort_by"]],
+            sort_order=values["sort_order"],
+        )
+
+
+class TicketFieldsMixin(forms.Form):
+    """The fields a ticket is checked in and edited with, in the order the clerk asks."""
+
+    device_type = forms.ChoiceField(
+        label="Device type", required=False, choices=[("", "Choose…"), *DeviceType.choices[1:]]
+    )
+    device_brand = forms.CharField(label="Brand", max_length=100, required=False)
+    device_model = forms.CharField(label="Model", max_length=100, required=False)
+    serial_number = forms.CharField(label="Serial number", max_length=100, required=False)
+    title = forms.CharField(
+        label="Problem (short summary)",
+        max_length=200,
+        help_text="For example: “Does not power on after a coffee spill”.",
+    )
+    description = forms.CharField(
+        label="What the customer reports",
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    accessories = forms.CharField(
+        label="Accessories left with the device",
+        max_length=500,
+        required=False,
+        help_text="Charger, bag, case…",
+    )
+    condition = forms.CharField(
+        label="Condition at check-in",
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Visible damage, scratches, missing keys…",
+    )
+    priority = forms.ChoiceField(label="Priority", choices=PRIORITY_CHOICES, initial="medium")
+    tech = forms.ChoiceField(label="Technician", required=False)
+    category = forms.CharField(label="Category", max_length=100, required=False)
+    estimated_hours = forms.DecimalField(
+        label="Estimated hours",
+        required=False,
+        min_value=0,
+        max_value=1000,
+        decimal_places=2,
+        max_digits=6,
+        widget=forms.NumberInput(attrs={"step": "0.25", "inputmode": "decimal"}),
+    )
+    notes = forms.CharField(
+        label="Notes", max_length=10000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    SERVICE_FIELDS = (
+        "title",
+        "description",
+        "priority",
+        "category",
+        "estimated_hours",
+        "notes",
+        "device_type",
+        "device_brand",
+        "device_model",
+        "serial_number",
+        "accessories",
+        "condition",
+    )
+
+    def service_data(self) -> dict:
+        """The services' data dict, without `tech` (resolved by the view from the email)."""
+        return {name: self.cleaned_data.get(name) for name in self.SERVICE_FIELDS} | {
+            "priority": Priority.from_api_name(self.cleaned_data["priority"]),
+            "estimated_hours": self.cleaned_data.get("estimated_hours"),
+        }
+
+
+class TicketCreateForm(TicketFieldsMixin):
+    customer_mode = forms.ChoiceField(
+        label="Customer",
+        choices=[("existing", "Existing customer"), ("new", "New customer (walk-in)")],
+        initial="existing",
+        widget=forms.RadioSelect,
+    )
+    customer_id = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tech"].choices = technician_choices(
+            empty_label="Assign automatically (least busy technician)"
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("customer_mode") == "existing" and not cleaned.get("customer_id"):
+            self.add_error("customer_id", "Choose the customer, or add a new one.")
+        return cleaned
+
+
+class TicketEditForm(TicketFieldsMixin):
+    updated_at = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tech"].choices = technician_choices(empty_label="Unassigned")
+
+    @classmethod
+    def initial_from(cls, ticket) -> dict:
+        initial = {name: getattr(ticket, name) for name in cls.SERVICE_FIELDS}
+        initial["priority"] = ticket.priority_name
+        initial["tech"] = ticket.tech.email if ticket.tech else ""
+        initial["updated_at"] = ticket.updated_at.isoformat()
+        return initial
+
+    def expected_updated_at(self) -> datetime | None:
+        return _parse_updated_at(self.cleaned_data.get("updated_at"))
+
+
+class StatusForm(forms.Form):
+    """Complete or reopen, with optional notes (left empty: the notes stay as they are)."""
+
+    completed = forms.ChoiceField(choices=[("true", "Completed"), ("false", "Open")])
+    notes = forms.CharField(label="Notes (optional)", max_length=10000, required=False)
+    updated_at = forms.CharField(required=False)
+
+    def values(self) -> dict:
+        notes = self.cleaned_data.get("notes") or ""
+        return {
+            "completed": self.cleaned_data["completed"] == "true",
+            "notes": notes if notes.strip() else None,
+            "expected_updated_at": _parse_updated_at(self.cleaned_data.get("updated_at")),
+        }
