@@ -1,0 +1,179 @@
+"""The benchmark's scenarios, and their preparation inside Django.
+
+Run by bench/run.py as a child process with the bench environment (DJANGO_SETTINGS_MODULE=
+bench.settings and the bench database):
+
+    python bench/scenarios.py            -> one JSON document on stdout
+
+For every scenario it signs the user in (a session made by the session engine itself, as the
+login view would: the cookie is then replayed by wrk), checks the answer's status, and counts
+the SQL queries of one warm request (django.test.Client + CaptureQueriesContext, in-process,
+on the same database). The poll URL is read from the ticket list page itself (the element
+with hx-trigger="every ..."), so the benchmark follows whatever the page polls.
+"""
+
+import html
+import json
+import os
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+@dataclass
+class Scenario:
+    name: str
+    label: str
+    user: str  # username of the seeded user who runs it
+    path: str = ""
+    headers: dict = field(default_factory=dict)
+    status: int = 200
+    api: bool = False  # authenticates with a Bearer token instead of the session cookie
+    queries: int | None = None
+    bytes: int | None = None
+    error: str = ""
+
+
+def scenarios(surname: str) -> list[Scenario]:
+    search = urlencode({"search": surname})
+    return [
+        Scenario("list", "Ticket list, full page (open, newest first)", "frontdesk",
+                 "/tickets/?completed=false"),
+        Scenario("list_partial", "Ticket list, htmx partial", "frontdesk",
+                 "/tickets/?completed=false", {"HX-Request": "true"}),
+        Scenario("queue", "Technician's queue", "tech1", "/tickets/queue/"),
+        Scenario("search", "Ticket search over all history (\"paper jam\")", "frontdesk",
+                 "/tickets/?search=paper+jam"),
+        Scenario("customer_search", f"Customer search by name ({surname!r})", "frontdesk",
+                 f"/customers/?{search}"),
+        Scenario("poll_unchanged", "Unchanged poll of the ticket list (204)", "frontdesk",
+                 "", {"HX-Request": "true"}, status=204),
+        Scenario("api_list", "API ticket list (pageSize=25)", "frontdesk",
+                 "/api/tickets?pageSize=25", api=True),
+        Scenario("api_customer_search", f"API customer search ({surname!r})", "frontdesk",
+                 f"/api/customers?{search}", api=True),
+        Scenario("admin_changelist", "Django admin ticket changelist", "manager",
+                 "/admin/tickets/ticket/"),
+    ]  # fmt: skip
+
+
+FLOOR = Scenario("floor", "Floor: signed-in URL returning 2 bytes (bench only)", "frontdesk",
+                 "/bench/floor")  # fmt: skip
+
+# An element that polls: hx-get="..." and hx-trigger="every Ns" in the same tag.
+_POLLING_TAG = re.compile(r"<[^>]*hx-trigger=\"[^\"]*every [^>]*>", re.S)
+_HX_GET = re.compile(r"hx-get=\"([^\"]+)\"")
+
+
+def poll_path(page_html: str) -> str:
+    for tag in _POLLING_TAG.findall(page_html):
+        found = _HX_GET.search(tag)
+        if found:
+            return html.unescape(found.group(1))
+    return ""
+
+
+def common_surname() -> str:
+    """A surname that a few hundred customers share, as a real search would hit."""
+    from django.db.models import Count
+
+    from customers.models import Customer
+
+    ranked = list(
+        Customer.objects.values("last_name")
+        .annotate(n=Count("id"))
+        .order_by("-n", "last_name")
+        .values_list("last_name", flat=True)[:40]
+    )
+    return ranked[len(ranked) // 2] if ranked else "Smith"
+
+
+def database_version(connection) -> str:
+    if connection.vendor != "postgresql":
+        return connection.vendor
+    major, minor = divmod(connection.pg_version, 10000)
+    return f"PostgreSQL {major}.{minor}"
+
+
+def prepare() -> dict:
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import ApiToken, User
+    from customers.models import Customer
+    from tickets.models import Ticket
+
+    users = {
+        u.username: u for u in User.objects.filter(username__in=["frontdesk", "manager", "tech1"])
+    }
+    clients, cookies, tokens = {}, {}, {}
+    for username, user in users.items():
+        client = Client()
+        client.force_login(user)
+        clients[username] = client
+        cookies[username] = (
+            f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+        )
+        ApiToken.objects.filter(user=user, name="bench").delete()
+        tokens[username] = ApiToken.issue(user=user, name="bench")[1]
+
+    result = {
+        "tickets": Ticket.objects.count(),
+        "open_tickets": Ticket.objects.filter(completed=False).count(),
+        "customers": Customer.objects.count(),
+        "database": database_version(connection),
+        "scenarios": [],
+    }
+
+    items = [FLOOR, *scenarios(common_surname())]
+    for sc in items:
+        client = clients[sc.user]
+        if sc.name == "poll_unchanged":
+            page = client.get("/tickets/?completed=false")
+            sc.path = poll_path(page.content.decode()) if page.status_code == 200 else ""
+            if not sc.path:
+                sc.error = (
+                    'no polling element (hx-trigger="every ...") on /tickets/?completed=false'
+                )
+                result["scenarios"].append(asdict(sc))
+                continue
+        headers = dict(sc.headers)
+        if sc.api:
+            headers["Authorization"] = f"Bearer {tokens[sc.user]}"
+            request = Client().get  # no session: the token alone
+        else:
+            request = client.get
+        request(sc.path, headers=headers)  # warm: session refresh, caches, first-use imports
+        with CaptureQueriesContext(connection) as captured:
+            response = request(sc.path, headers=headers)
+        sc.queries = len(captured.captured_queries)
+        sc.bytes = len(response.content)
+        if response.status_code != sc.status:
+            sc.error = (
+                f"expected {sc.status}, got {response.status_code} {response.get('Location', '')}"
+            )
+        # What wrk sends: the session cookie or the token.
+        sc.headers = headers if sc.api else {**headers, "Cookie": cookies[sc.user]}
+        result["scenarios"].append(asdict(sc))
+    return result
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    import django
+
+    django.setup()
+    print(json.dumps(prepare()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
