@@ -101,30 +101,66 @@ def database_version(connection) -> str:
     return f"PostgreSQL {major}.{minor}"
 
 
+class SignedIn:
+    """The seeded users signed in: a test client (session) and an API token for each."""
+
+    def __init__(self, usernames=("frontdesk", "manager", "tech1")):
+        from django.conf import settings
+        from django.test import Client
+
+        from accounts.models import ApiToken, User
+
+        self.clients, self.cookies, self.tokens = {}, {}, {}
+        for user in User.objects.filter(username__in=usernames):
+            client = Client()
+            client.force_login(user)
+            self.clients[user.username] = client
+            cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+            self.cookies[user.username] = f"{settings.SESSION_COOKIE_NAME}={cookie}"
+            ApiToken.objects.filter(user=user, name="bench").delete()
+            self.tokens[user.username] = ApiToken.issue(user=user, name="bench")[1]
+
+    def resolve(self, sc: Scenario) -> None:
+        """Fills in the poll URL, read from the list page."""
+        if sc.name == "poll_unchanged" and not sc.path:
+            page = self.clients[sc.user].get("/tickets/?completed=false")
+            sc.path = poll_path(page.content.decode()) if page.status_code == 200 else ""
+            if not sc.path:
+                sc.error = (
+                    'no polling element (hx-trigger="every ...") on /tickets/?completed=false'
+                )
+
+    def request_headers(self, sc: Scenario) -> dict:
+        headers = dict(sc.headers)
+        if sc.api:
+            headers["Authorization"] = f"Bearer {self.tokens[sc.user]}"
+        return headers
+
+    def get(self, sc: Scenario):
+        from django.test import Client
+
+        # An API call carries the token alone, no session.
+        client = Client() if sc.api else self.clients[sc.user]
+        return client.get(sc.path, headers=self.request_headers(sc))
+
+    def wire_headers(self, sc: Scenario) -> dict:
+        """What wrk sends: the token, or the session cookie."""
+        headers = self.request_headers(sc)
+        return headers if sc.api else {**headers, "Cookie": self.cookies[sc.user]}
+
+
+def all_scenarios() -> list[Scenario]:
+    return [FLOOR, *scenarios(common_surname())]
+
+
 def prepare() -> dict:
-    from django.conf import settings
     from django.db import connection
-    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from accounts.models import ApiToken, User
     from customers.models import Customer
     from tickets.models import Ticket
 
-    users = {
-        u.username: u for u in User.objects.filter(username__in=["frontdesk", "manager", "tech1"])
-    }
-    clients, cookies, tokens = {}, {}, {}
-    for username, user in users.items():
-        client = Client()
-        client.force_login(user)
-        clients[username] = client
-        cookies[username] = (
-            f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-        )
-        ApiToken.objects.filter(user=user, name="bench").delete()
-        tokens[username] = ApiToken.issue(user=user, name="bench")[1]
-
+    signed_in = SignedIn()
     result = {
         "tickets": Ticket.objects.count(),
         "open_tickets": Ticket.objects.filter(completed=False).count(),
@@ -132,36 +168,20 @@ def prepare() -> dict:
         "database": database_version(connection),
         "scenarios": [],
     }
-
-    items = [FLOOR, *scenarios(common_surname())]
-    for sc in items:
-        client = clients[sc.user]
-        if sc.name == "poll_unchanged":
-            page = client.get("/tickets/?completed=false")
-            sc.path = poll_path(page.content.decode()) if page.status_code == 200 else ""
-            if not sc.path:
-                sc.error = (
-                    'no polling element (hx-trigger="every ...") on /tickets/?completed=false'
-                )
-                result["scenarios"].append(asdict(sc))
-                continue
-        headers = dict(sc.headers)
-        if sc.api:
-            headers["Authorization"] = f"Bearer {tokens[sc.user]}"
-            request = Client().get  # no session: the token alone
-        else:
-            request = client.get
-        request(sc.path, headers=headers)  # warm: session refresh, caches, first-use imports
+    for sc in all_scenarios():
+        signed_in.resolve(sc)
+        if sc.error:
+            result["scenarios"].append(asdict(sc))
+            continue
+        signed_in.get(sc)  # warm: session refresh, caches, first-use imports
         with CaptureQueriesContext(connection) as captured:
-            response = request(sc.path, headers=headers)
+            response = signed_in.get(sc)
         sc.queries = len(captured.captured_queries)
         sc.bytes = len(response.content)
         if response.status_code != sc.status:
-            sc.error = (
-                f"expected {sc.status}, got {response.status_code} {response.get('Location', '')}"
-            )
-        # What wrk sends: the session cookie or the token.
-        sc.headers = headers if sc.api else {**headers, "Cookie": cookies[sc.user]}
+            location = response.get("Location", "")
+            sc.error = f"expected {sc.status}, got {response.status_code} {location}".strip()
+        sc.headers = signed_in.wire_headers(sc)
         result["scenarios"].append(asdict(sc))
     return result
 
