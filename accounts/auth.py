@@ -60,9 +60,20 @@ def user_for_token(token: str):
     stale_before = now - LAST_USED_RESOLUTION
     if api_token.last_used_at is None or api_token.last_used_at < stale_before:
         # Conditional, so that concurrent requests write it once between them.
-        ApiToken.objects.filter(
+        updated = ApiToken.objects.filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=api_token.pk
         ).update(last_used_at=now)
+        if updated:
+            # The security log gets token use at the same resolution: once a minute a token.
+            from repairshop.security import log_event
+
+            log_event(
+                "auth:token_used",
+                actor=api_token.user,
+                object_type="api_token",
+                object_id=api_token.pk,
+                metadata={"name": api_token.name},
+            )
     return api_token.user
 
 

@@ -52,7 +52,14 @@ def check_request(request: HttpRequest, user) -> None:
     the API rate limits of contract §8: raise django_ratelimit's `Ratelimited` (optionally
     with a `retry_after` attribute, in seconds) and the caller gets 429 RATE_LIMITED with
     Retry-After."""
-    return None
+    from repairshop import ratelimits  # the limits and their Redis-down policy live there
+
+    ratelimits.api_request(request, user=user)
+    if user is None and request.headers.get("Authorization", "").lower().startswith("bearer"):
+        # Logger only: an activity row per bad token would let anyone write to the database.
+        logging.getLogger("repairshop.security").warning(
+            "auth:token_rejected ip=%s path=%s", ratelimits.client_ip(request), request.path
+        )
 
 
 def _check_request(request: HttpRequest, user) -> None:
