@@ -128,6 +128,9 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
+# Each silenced check says why where its subject is configured.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
 # --- Cache, sessions and rate limits -------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -167,7 +170,7 @@ else:
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
     # Embedded mode (one process, no Redis): django-ratelimit warns that the database cache
     # is not atomic across processes. That is accepted here; production sets REDIS_URL.
-    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003"]
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003"]
     RATELIMIT_USE_CACHE = "default"
 
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
@@ -251,6 +254,9 @@ CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = False
+# security.W021 (no HSTS preload): preloading binds the shop's whole domain, subdomains
+# included, to HTTPS in browsers for months and is a decision for whoever owns the domain,
+# not a default of this app. HSTS itself is on whenever HTTPS is.
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer probes over plain HTTP
