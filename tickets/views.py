@@ -71,6 +71,12 @@ def _unchanged_poll(request):
     return None
 
 
+def _list_url(request) -> str:
+    """Where a plain (no-JavaScript) status form returns to: this list, without the version."""
+    params = list_params(request)
+    return request.path + (f"?{params.urlencode()}" if params else "")
+
+
 def _safe_next(request, fallback: str) -> str:
     target = request.POST.get("next") or ""
     if url_has_allowed_host_and_scheme(
@@ -121,6 +127,7 @@ def ticket_list(request):
         "filter_customer": filter_customer,
         "params": list_params(request),
         "version": version,
+        "row_next": _list_url(request),
     }
     template = "tickets/ticket_list.html"
     if wants_fragment(request):
@@ -143,6 +150,7 @@ def technician_queue(request):
         "page": page,
         "params": list_params(request),
         "version": version,
+        "row_next": _list_url(request),
     }
     template = "tickets/queue.html"
     if wants_fragment(request):
@@ -312,7 +320,8 @@ def _refusal(request, status: int, text: str, ticket=None):
     """A refused status change for app.js: the message in HX-Trigger, and for a conflict
     the row as it is now so the page shows the fresh values."""
     if ticket is not None:
-        response = render(request, "tickets/_ticket_row.html", {"ticket": ticket}, status=status)
+        context = {"ticket": ticket, "row_next": _safe_next(request, reverse("tickets:list"))}
+        response = render(request, "tickets/_ticket_row.html", context, status=status)
     else:
         response = HttpResponse(status=status)
     trigger_client_event(response, "showMessage", {"text": text, "level": "error"})
@@ -354,7 +363,8 @@ def ticket_status(request, ticket_id: int):
     if not fragment:
         messages.success(request, text)
         return redirect(_safe_next(request, reverse("tickets:detail", args=[ticket.pk])))
-    response = render(request, "tickets/_ticket_row.html", {"ticket": ticket})
+    row_next = _safe_next(request, reverse("tickets:list"))
+    response = render(request, "tickets/_ticket_row.html", {"ticket": ticket, "row_next": row_next})
     # Every live list on the page refreshes at once (app.js passes the event on).
     trigger_client_event(response, TICKETS_CHANGED, {})
     trigger_client_event(response, "showMessage", {"text": text, "level": "success"})
