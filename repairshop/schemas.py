@@ -94,6 +94,16 @@ def phone_pattern_check(pattern: str):
     return check
 
 
+def _whole_float_to_int(value: Any) -> Any:
+    # JSON Schema counts 5.0 as an integer; strict pydantic would not.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_whole_float_to_int)]
+
+
 def _query_bool(value: Any) -> Any:
     if isinstance(value, str):
         lowered = value.strip().lower()

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Path, Query, Router
-from pydantic import Field, Strict
+from pydantic import Field, Strict, WithJsonSchema
 
 from accounts import permissions
 from repairshop.pagination import paginate
@@ -16,6 +16,7 @@ from repairshop.schemas import (
     ApiIn,
     ApiOut,
     ApiQuery,
+    JsonInt,
     ListMetadata,
     Metadata,
     PaginationOut,
@@ -122,7 +123,7 @@ TechEmail = Annotated[
     ),
 ]
 Hours = Annotated[float | None, Field(ge=0, le=1000, multiple_of=0.01)]
-Bigint = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Bigint = Annotated[JsonInt, Field(ge=1, le=2**63 - 1)]
 
 
 class TicketCreateIn(ApiIn):
@@ -172,12 +173,13 @@ class TicketStatusIn(ApiIn):
 
 DateParam = Annotated[
     str | None,
-    Field(
-        None,
-        max_length=40,
-        pattern=NO_NUL_PATTERN,
-        description="YYYY-MM-DD or an ISO 8601 date and time",
-        json_schema_extra={"anyOf": [{"format": "date"}, {"format": "date-time"}]},
+    Field(None, max_length=40, pattern=NO_NUL_PATTERN),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "anyOf": [{"format": "date"}, {"format": "date-time"}],
+            "description": "YYYY-MM-DD or an ISO 8601 date and time",
+        }
     ),
 ]
 
@@ -236,8 +238,8 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
     """Search, filter, sort and page through the tickets the caller may see."""
     search = params.search.strip() if params.search and params.search.strip() else None
     tech = params.tech.strip() if params.tech and params.tech.strip() else None
-    date_from = params.date_from.strip() if params.date_from and params.date_from.strip() else None
-    date_to = params.date_to.strip() if params.date_to and params.date_to.strip() else None
+    # An empty date is a bad date (400), unlike an empty search, which means "no search".
+    date_from, date_to = params.date_from, params.date_to
     filters = queries.TicketFilters(
         search=search,
         completed=params.completed,
