@@ -23,7 +23,7 @@ def assignment_email(ticket: Ticket) -> tuple[str, str]:
     """(subject, body) naming the ticket number, customer and title, with the link."""
     customer = ticket.customer
     subject = _one_line(
-        f"Ticket #{ticket.pk} assigned to you: {customer.full_name} — {ticket.title}"
+        f"Ticket #{ticket.pk} assigned to you: {customer.full_name} - {ticket.title}"
     )
     if len(subject) > 255:
         subject = subject[:254] + "…"
