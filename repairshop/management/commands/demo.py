@@ -88,10 +88,14 @@ class Command(BaseCommand):
                 "2",
             ]
         )
+        # A plain `kill` (or a closed terminal) must also end the worker: turn it into an
+        # exit that runs the `finally` below.
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _exit_on_signal)
         try:
             # No autoreloader: it would run this command (and a second worker) again.
             call_command("runserver", addrport, use_reloader=False)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemExit):
             pass
         finally:
             worker.send_signal(signal.SIGINT)
@@ -99,6 +103,10 @@ class Command(BaseCommand):
                 worker.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 worker.kill()
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(0)
 
 
 def create_demo_users() -> set[str]:
