@@ -19,7 +19,7 @@ import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -66,16 +66,20 @@ def scenarios(surname: str) -> list[Scenario]:
 FLOOR = Scenario("floor", "Floor: signed-in URL returning 2 bytes (bench only)", "frontdesk",
                  "/bench/floor")  # fmt: skip
 
-# An element that polls: hx-get="..." and hx-trigger="every Ns" in the same tag.
-_POLLING_TAG = re.compile(r"<[^>]*hx-trigger=\"[^\"]*every [^>]*>", re.S)
+# The element that polls: a tag with hx-get and either data-poll (app.js fires its "poll"
+# event) or an hx-trigger of "poll" / "every Ns".
+_POLLING_TAG = re.compile(
+    r"<[^>]*(?:\bdata-poll\b|hx-trigger=\"[^\"]*(?:\bpoll\b|every ))[^>]*>", re.S
+)
 _HX_GET = re.compile(r"hx-get=\"([^\"]+)\"")
 
 
-def poll_path(page_html: str) -> str:
+def poll_path(page_path: str, page_html: str) -> str:
+    """The URL the page polls, made absolute (hx-get may be just "?query")."""
     for tag in _POLLING_TAG.findall(page_html):
         found = _HX_GET.search(tag)
         if found:
-            return html.unescape(found.group(1))
+            return urljoin(page_path, html.unescape(found.group(1)))
     return ""
 
 
@@ -123,11 +127,12 @@ class SignedIn:
     def resolve(self, sc: Scenario) -> None:
         """Fills in the poll URL, read from the list page."""
         if sc.name == "poll_unchanged" and not sc.path:
-            page = self.clients[sc.user].get("/tickets/?completed=false")
-            sc.path = poll_path(page.content.decode()) if page.status_code == 200 else ""
+            page_path = "/tickets/?completed=false"
+            page = self.clients[sc.user].get(page_path)
+            sc.path = poll_path(page_path, page.content.decode()) if page.status_code == 200 else ""
             if not sc.path:
                 sc.error = (
-                    'no polling element (hx-trigger="every ...") on /tickets/?completed=false'
+                    "no polling element (data-poll or hx-trigger) on /tickets/?completed=false"
                 )
 
     def request_headers(self, sc: Scenario) -> dict:
