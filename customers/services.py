@@ -24,6 +24,7 @@ from repairshop.validation import (
     clean_phone,
     clean_text,
     full_clean,
+    is_storable_id,
 )
 
 DUPLICATE_EMAIL_MESSAGE = "Customer with this email already exists"
@@ -105,6 +106,8 @@ def _is_email_violation(exc: IntegrityError) -> bool:
 
 
 def _lock_customer(customer_id: int) -> Customer:
+    if not is_storable_id(customer_id):
+        raise NotFound("Customer not found")
     try:
         return Customer.objects.select_for_update().get(pk=customer_id)
     except Customer.DoesNotExist:

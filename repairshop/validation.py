@@ -47,6 +47,14 @@ class FieldErrors:
             raise validation_error(self.errors)
 
 
+MAX_ID = 2**63 - 1
+
+
+def is_storable_id(value) -> bool:
+    """An id that can exist: SQLite raises OverflowError on a larger integer."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
 def has_nul(value: str) -> bool:
     # PostgreSQL refuses NUL in text (a 500 if it got that far); SQLite would store it.
     return "\x00" in value
@@ -87,6 +95,9 @@ def clean_email(value: Any, *, field: str, errors: FieldErrors) -> str | None:
     if value is None:
         return None
     value = normalise_email(value)
+    if len(value) > 254:  # lower-casing can lengthen some characters ("İ" becomes two)
+        errors.add(field, "Ensure this value has at most 254 characters.")
+        return None
     try:
         _email_validator(value)
     except ValidationError:

@@ -15,7 +15,7 @@ from accounts import permissions
 from accounts.permissions import AccessDenied
 from customers.models import Customer
 from repairshop.errors import validation_error
-from repairshop.validation import has_nul
+from repairshop.validation import has_nul, is_storable_id
 from tickets.models import Priority, Ticket
 
 SORT_FIELDS = ("id", "title", "created_at", "updated_at", "priority")
@@ -110,6 +110,8 @@ def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticke
             raise validation_error({"tech": ["Must not contain NUL characters."]})
         qs = qs.filter(tech__email__iexact=email)
     if filters.customer_id is not None:
+        if not is_storable_id(filters.customer_id):
+            return qs.none()
         qs = qs.filter(customer_id=filters.customer_id)
     if filters.priority is not None:
         qs = qs.filter(priority=_priority(filters.priority))

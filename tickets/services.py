@@ -21,7 +21,14 @@ from customers.models import Customer
 from repairshop import errors
 from repairshop.activity import record_activity
 from repairshop.errors import DomainError, validation_error
-from repairshop.validation import FieldErrors, clean_bool, clean_decimal, clean_text, full_clean
+from repairshop.validation import (
+    FieldErrors,
+    clean_bool,
+    clean_decimal,
+    clean_text,
+    full_clean,
+    is_storable_id,
+)
 from tickets.models import DeviceType, Priority, Ticket
 from tickets.notifications import queue_assignment_email
 
@@ -146,7 +153,11 @@ def _check_technician(tech: User | None) -> None:
 def _lock_active_customer(customer_id: int) -> Customer:
     # Locked so that customer_deactivate (which locks it too) cannot count the tickets
     # between this check and the insert.
-    customer = Customer.objects.select_for_update().filter(pk=customer_id, active=True).first()
+    customer = (
+        Customer.objects.select_for_update().filter(pk=customer_id, active=True).first()
+        if is_storable_id(customer_id)
+        else None
+    )
     if customer is None:
         raise DomainError(errors.INVALID_CUSTOMER, INVALID_CUSTOMER_MESSAGE, field="customer_id")
     return customer
@@ -202,6 +213,8 @@ def _field_value(ticket: Ticket, key: str) -> Any:
 
 
 def _lock_ticket(ticket_id: int) -> Ticket:
+    if not is_storable_id(ticket_id):
+        raise NotFound("Ticket not found")
     try:
         return (
             Ticket.objects.select_for_update(of=("self",))
@@ -220,6 +233,8 @@ def _check_version(ticket: Ticket, expected_updated_at: datetime | None) -> None
 
 
 def _get_ticket(ticket_id: int) -> Ticket:
+    if not is_storable_id(ticket_id):
+        raise NotFound("Ticket not found")
     try:
         return Ticket.objects.select_related("customer", "tech").get(pk=ticket_id)
     except Ticket.DoesNotExist:

@@ -473,3 +473,18 @@ def test_customer_get(viewer, customer):
     assert customer_get(user=viewer, customer_id=customer.pk) == customer
     with pytest.raises(NotFound):
         customer_get(user=viewer, customer_id=customer.pk + 1000)
+
+
+def test_email_that_grows_when_lower_cased_is_length_checked(frontdesk):
+    # "İ".lower() is two characters: 253 before normalising, 255 after.
+    email = "a" * 200 + "@" + "İ" * 2 + "b" * 46 + ".com"
+    assert len(email) == 253
+    error = error_of(customer_create, actor=frontdesk, data=valid_data(email=email))
+    assert error.code == "VALIDATION_ERROR" and "email" in error.details
+
+
+def test_out_of_range_customer_id_is_not_found(frontdesk, manager):
+    with pytest.raises(NotFound):
+        customer_update(actor=frontdesk, customer_id=2**70, data={"city": "Paris"})
+    with pytest.raises(NotFound):
+        customer_deactivate(actor=manager, customer_id=2**70)

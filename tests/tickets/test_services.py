@@ -634,3 +634,14 @@ def test_tickets_version_is_one_query(manager, django_assert_num_queries):
 
 def test_user_model_is_the_accounts_user():
     assert User._meta.label == "accounts.User"
+
+
+def test_out_of_range_ids_are_not_found_not_crashes(frontdesk, manager):
+    huge = 2**70
+    error = error_of(ticket_create, actor=frontdesk, data=ticket_data(None, customer_id=huge))
+    assert error.code == "INVALID_CUSTOMER"
+    with pytest.raises(NotFound):
+        ticket_update(actor=frontdesk, ticket_id=huge, data={"title": "x"})
+    with pytest.raises(NotFound):
+        ticket_set_status(actor=frontdesk, ticket_id=huge, completed=True)
+    assert list(ticket_list(user=manager, filters=TicketFilters(customer_id=huge))) == []
