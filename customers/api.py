@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from django.http import HttpRequest
 from ninja import Path, Query, Router
-from pydantic import AfterValidator, Field, Strict
+from pydantic import AfterValidator, Field, Strict, WithJsonSchema
 
 from customers import queries, services
 from customers.models import Customer
@@ -157,7 +157,12 @@ _SORT_FIELDS = {
     "email": "email",
     "createdAt": "created_at",
 }
-CustomerId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+CustomerId = Annotated[
+    int,
+    # Any other number is simply no such object (404), as an unknown URL is.
+    Path(),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 2**63 - 1}),
+]
 
 
 # ---- operations ----------------------------------------------------------------------------
@@ -211,7 +216,7 @@ def create_customer(request: HttpRequest, payload: CustomerCreateIn):
 
 
 @router.get(
-    "/{customer_id}",
+    "/{int:customer_id}",
     response={200: CustomerBody, **error_responses(*COMMON_ERRORS, 404)},
     summary="Get a customer",
     operation_id="getCustomer",
@@ -222,7 +227,7 @@ def get_customer(request: HttpRequest, customer_id: CustomerId):
 
 
 @router.patch(
-    "/{customer_id}",
+    "/{int:customer_id}",
     response={200: CustomerBody, **error_responses(*COMMON_ERRORS, 404, 409)},
     summary="Update a customer",
     operation_id="updateCustomer",
@@ -238,7 +243,7 @@ def update_customer(request: HttpRequest, customer_id: CustomerId, payload: Cust
 
 
 @router.delete(
-    "/{customer_id}",
+    "/{int:customer_id}",
     response={200: CustomerDeletedBody, **error_responses(*COMMON_ERRORS, 404, 409)},
     summary="Deactivate a customer",
     operation_id="deleteCustomer",

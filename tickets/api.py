@@ -210,7 +210,12 @@ _SORT_FIELDS = {
     "updatedAt": "updated_at",
     "priority": "priority",
 }
-TicketId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+TicketId = Annotated[
+    int,
+    # Any other number is simply no such object (404), as an unknown URL is.
+    Path(),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 2**63 - 1}),
+]
 
 
 def _tech_from_email(request: HttpRequest, data: dict[str, Any], *, allowed: bool, action: str):
@@ -296,7 +301,7 @@ def create_ticket(request: HttpRequest, payload: TicketCreateIn):
 
 
 @router.get(
-    "/{ticket_id}",
+    "/{int:ticket_id}",
     response={200: TicketBody, **error_responses(*COMMON_ERRORS, 404)},
     summary="Get a ticket",
     operation_id="getTicket",
@@ -312,7 +317,7 @@ def get_ticket(request: HttpRequest, ticket_id: TicketId, params: Query[TicketDe
 
 
 @router.patch(
-    "/{ticket_id}",
+    "/{int:ticket_id}",
     response={200: TicketBody, **error_responses(*COMMON_ERRORS, 404, 409)},
     summary="Update a ticket",
     operation_id="updateTicket",
@@ -335,7 +340,7 @@ def update_ticket(request: HttpRequest, ticket_id: TicketId, payload: TicketUpda
 
 
 @router.post(
-    "/{ticket_id}/status",
+    "/{int:ticket_id}/status",
     response={200: TicketBody, **error_responses(*COMMON_ERRORS, 404, 409)},
     summary="Complete or reopen a ticket",
     operation_id="setTicketStatus",
