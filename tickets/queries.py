@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Max, Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -158,6 +158,10 @@ def technician_queue(*, user) -> QuerySet[Ticket]:
     )
 
 
+def _latest_update(model):
+    return model.objects.order_by("-updated_at").values("updated_at")[:1]
+
+
 def tickets_version(*, user) -> str:
     """An opaque string that changes whenever a ticket list could show something new: a
     ticket created (max id) or changed (max updated_at, which every service write bumps,
@@ -166,11 +170,16 @@ def tickets_version(*, user) -> str:
     technician may poll once too often but never misses a change."""
     if not permissions.can_view_tickets(user):
         raise AccessDenied()
-    latest_customer = Customer.objects.order_by("-updated_at").values("updated_at")[:1]
-    row = Ticket.objects.order_by().aggregate(
-        last_id=Max("id"),
-        last_change=Max("updated_at"),
-        last_customer_change=Max(Subquery(latest_customer)),
-    )
-    raw = f"{row['last_id']}|{row['last_change']}|{row['last_customer_change']}"
+    # The newest ticket's row carries the two other maxima as scalar subqueries: each of the
+    # three is a single step down an index (pk, ticket_updated_idx, customer_updated_idx).
+    row = (
+        Ticket.objects.annotate(
+            last_change=Subquery(_latest_update(Ticket)),
+            last_customer_change=Subquery(_latest_update(Customer)),
+        )
+        .order_by("-id")
+        .values("id", "last_change", "last_customer_change")
+        .first()
+    ) or {}
+    raw = f"{row.get('id')}|{row.get('last_change')}|{row.get('last_customer_change')}"
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
