@@ -164,3 +164,17 @@ def test_subject_has_no_newlines_even_if_title_had_them(smtp_sink, frontdesk, te
     ticket = factories.make_ticket(customer=customer, title="Line one\nBcc: evil@example.com")
     subject, _ = assignment_email(ticket)
     assert "\n" not in subject and "\r" not in subject
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_production_worker_command_delivers_the_email(smtp_sink, frontdesk, technician, customer):
+    """`manage.py db_worker --no-reload` is what runs in production; its --batch mode
+    drains the queue and exits."""
+    from django.core.management import call_command
+
+    smtp_sink.start()
+    ticket = create_ticket(frontdesk, customer)
+    call_command("db_worker", "--no-reload", "--batch", "--no-startup-delay", verbosity=0)
+    [message] = smtp_sink.messages
+    assert f"#{ticket.pk}" in message["Subject"]
+    assert Notification.objects.get().status == Notification.Status.SENT
