@@ -134,6 +134,7 @@ class TicketCreateIn(ApiIn):
     priority: PriorityName = "medium"
     category: optional_text(100) = ""
     estimated_hours: Hours = None
+    completed: bool = False
     notes: optional_text(10000) = ""
     device_type: DeviceTypeName = ""
     device_brand: optional_text(100) = ""
