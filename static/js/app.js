@@ -43,7 +43,7 @@
 
   // Requests other than polls that fail: tell the person, don't fail silently.
   document.addEventListener("htmx:responseError", function (event) {
-    if (isPoll(event.detail.elt)) return;
+    if (isPoll(event.detail)) return;
     const status = event.detail.xhr.status;
     if (event.detail.xhr.getResponseHeader("HX-Trigger")) return; // the server said why
     if (status === 403) showMessage("You are not allowed to do that.", "error");
@@ -51,7 +51,7 @@
     else showMessage("The server could not answer (" + status + "). Try again in a moment.", "error");
   });
   document.addEventListener("htmx:sendError", function (event) {
-    if (isPoll(event.detail.elt)) return;
+    if (isPoll(event.detail)) return;
     showMessage("Could not reach the server. Check the connection and try again.", "error");
   });
 
@@ -65,8 +65,18 @@
   const MAX_BACKOFF_SECONDS = 60;
   const live = { timer: null, failures: 0, lastUpdated: null, ticker: null, offline: false };
 
-  function isPoll(elt) {
+  function isPollRegion(elt) {
     return !!(elt && elt.hasAttribute && elt.hasAttribute("data-poll"));
+  }
+
+  // htmx re-fires afterRequest on a parent when the region itself was swapped out, with
+  // detail.elt set to that parent; the request object is the same, so the mark goes there.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (isPollRegion(event.detail.elt) && event.detail.xhr) event.detail.xhr.rsPoll = true;
+  });
+
+  function isPoll(detail) {
+    return !!(detail && ((detail.xhr && detail.xhr.rsPoll) || isPollRegion(detail.elt)));
   }
 
   function pollRegion() {
@@ -80,6 +90,7 @@
 
   function schedulePoll(seconds) {
     clearTimeout(live.timer);
+    live.nextDelay = seconds;
     live.timer = setTimeout(function () {
       const region = pollRegion();
       if (region) htmx.trigger(region, "poll");
@@ -100,10 +111,12 @@
     box.hidden = false;
     if (live.offline) {
       box.classList.add("offline");
-      box.textContent = "Offline — retrying…";
+      box.dataset.retryIn = String(live.nextDelay); // for people who ask, and for the tests
+      box.textContent = "Offline — retrying in " + live.nextDelay + " s…";
       return;
     }
     box.classList.remove("offline");
+    delete box.dataset.retryIn;
     if (live.lastUpdated === null) {
       box.textContent = "Live list";
       return;
@@ -121,7 +134,7 @@
   }
 
   document.addEventListener("htmx:afterRequest", function (event) {
-    if (!isPoll(event.detail.elt)) return;
+    if (!isPoll(event.detail)) return;
     const status = event.detail.xhr ? event.detail.xhr.status : 0;
     if (status >= 200 && status < 400) {
       live.failures = 0;
@@ -139,7 +152,7 @@
 
   // Error answers to a poll are never swapped into the table.
   document.addEventListener("htmx:beforeSwap", function (event) {
-    if (!isPoll(event.detail.elt)) return;
+    if (!isPoll(event.detail)) return;
     if (event.detail.isError) {
       event.detail.shouldSwap = false;
       return;

@@ -1,0 +1,130 @@
+"""Playwright driving Debian's Chromium against pytest-django's live_server.
+
+Every page a test opens records the browser console: a Content-Security-Policy violation or
+an uncaught script error fails the test that caused it.
+"""
+
+import os
+
+import pytest
+
+# live_server runs Django in a thread beside Playwright's event loop.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 800}
+TABLET = {"width": 800, "height": 1280}
+ASSET_TYPES = {"stylesheet", "script", "image", "font"}
+
+
+@pytest.fixture(autouse=True)
+def role_groups(transactional_db):
+    """The role groups come from a data migration, and a transactional test's flush deletes
+    them (the permissions come back with post_migrate, the groups do not): put them back."""
+    from django.contrib.auth.models import Group, Permission
+
+    from accounts.roles import ROLE_PERMISSIONS
+
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(
+            [
+                Permission.objects.get(content_type__app_label=app, codename=codename)
+                for app, codename in (dotted.split(".") for dotted in perms)
+            ]
+        )
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class ConsoleProblems(list):
+    """CSP violations and script errors seen by any page of the test."""
+
+    # Set by a test that makes requests fail on purpose: htmx then logs its error events.
+    allow_failed = False
+
+    def watch(self, page):
+        def on_console(message):
+            text = message.text
+            if "Content Security Policy" in text:
+                self.append(f"CSP: {text}")
+            elif message.type == "error":
+                # Answers the app gives on purpose (403, 404, 409) are network messages,
+                # not script problems; a missing asset is caught by on_response below.
+                if text.startswith("Failed to load resource"):
+                    return
+                if self.allow_failed and (
+                    text.startswith("htmx:") or text.startswith("Response Status Error")
+                ):
+                    return
+                self.append(f"console error: {text}")
+
+        def on_response(response):
+            if response.request.resource_type in ASSET_TYPES and response.status >= 400:
+                self.append(f"asset {response.status}: {response.url}")
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda error: self.append(f"page error: {error}"))
+        page.on("response", on_response)
+
+
+@pytest.fixture
+def console_problems():
+    return ConsoleProblems()
+
+
+@pytest.fixture
+def open_page(browser, live_server, client, console_problems):
+    """open_page(user, path, viewport=DESKTOP) -> a Playwright page signed in as `user`.
+
+    Signs in through the session cookie that Django's test client makes (force_login), so
+    that only the tests of the sign-in page depend on its form."""
+    contexts = []
+
+    def _open(user, path="/", *, viewport=None):
+        client.force_login(user)
+        context = browser.new_context(viewport=viewport or DESKTOP, base_url=live_server.url)
+        context.set_default_timeout(10_000)
+        context.add_cookies(
+            [
+                {
+                    "name": "sessionid",
+                    "value": client.cookies["sessionid"].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        contexts.append(context)
+        page = context.new_page()
+        console_problems.watch(page)
+        page.goto(path)
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+    assert list(console_problems) == [], "the browser console reported problems"
