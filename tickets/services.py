@@ -381,16 +381,23 @@ def ticket_set_status(
 ) -> Ticket:
     """Marks a ticket completed or reopens it. `notes`, when given (even ""), replaces the
     ticket's notes. Technicians may do this only on their own tickets."""
+    # A role without any status permission is refused outright (403, like every service);
+    # for a technician the ticket must exist (404) before "not your ticket" (403) is said.
+    permissions.require(
+        permissions.can_change_any_status(actor) or _may_change_own_status(actor),
+        actor,
+        action="ticket:status_change",
+        object_type="ticket",
+        object_id=ticket_id,
+    )
+    ticket = _get_ticket(ticket_id)
+    _require_status_permission(actor, ticket)
     field_errors = FieldErrors()
     clean_bool(completed, field="completed", errors=field_errors)
     if notes is not None:
         notes = clean_text(
             notes, field="notes", errors=field_errors, max_length=10000, required=False
         )
-    # Permission before validation would leak nothing either way; the ticket must exist
-    # (404) before "not your ticket" (403) can be said.
-    ticket = _get_ticket(ticket_id)
-    _require_status_permission(actor, ticket)
     field_errors.raise_if_any()
     try:
         with transaction.atomic():
@@ -427,19 +434,18 @@ def ticket_set_status(
     return ticket
 
 
+def _may_change_own_status(actor) -> bool:
+    # can_view_tickets first: it is False for anonymous and inactive users.
+    return permissions.can_view_tickets(actor) and actor.has_perm("tickets.change_ticket_status")
+
+
 def _require_status_permission(actor, ticket: Ticket) -> None:
-    if permissions.can_change_status(actor, ticket):
-        return
-    # A technician on someone else's ticket gets the contract's own message.
-    message = (
-        permissions.STATUS_NOT_OWN_MESSAGE
-        if permissions.can_view_tickets(actor) and actor.has_perm("tickets.change_ticket_status")
-        else None
-    )
-    permissions.deny(
-        actor,
-        action="ticket:status_change",
-        object_type="ticket",
-        object_id=ticket.pk,
-        message=message,
-    )
+    if not permissions.can_change_status(actor, ticket):
+        # Only a technician gets here (the others hold update_all_tickets or were refused).
+        permissions.deny(
+            actor,
+            action="ticket:status_change",
+            object_type="ticket",
+            object_id=ticket.pk,
+            message=permissions.STATUS_NOT_OWN_MESSAGE,
+        )

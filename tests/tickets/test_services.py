@@ -645,3 +645,14 @@ def test_out_of_range_ids_are_not_found_not_crashes(frontdesk, manager):
     with pytest.raises(NotFound):
         ticket_set_status(actor=frontdesk, ticket_id=huge, completed=True)
     assert list(ticket_list(user=manager, filters=TicketFilters(customer_id=huge))) == []
+
+
+def test_viewer_is_refused_status_change_even_for_a_missing_ticket(viewer):
+    # A role that may never change a status gets 403 without learning whether it exists.
+    with pytest.raises(AccessDenied):
+        ticket_set_status(actor=viewer, ticket_id=98765, completed=True)
+
+
+def test_status_permission_comes_before_validation(other_technician, ticket):
+    with pytest.raises(AccessDenied):
+        ticket_set_status(actor=other_technician, ticket_id=ticket.pk, completed="maybe")
