@@ -1,0 +1,98 @@
+"""Query budgets of the list and detail operations: a fixed number of queries, the same for
+pageSize=5 and pageSize=100 with more rows than that (no N+1)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from customers.models import Customer
+from tests import factories
+from tests.api.conftest import ApiClient
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+ROWS = 120
+
+# Each budget names its queries. Every request pays for authentication: the token with its
+# user (1) and the user's permissions, own and through groups (2). Rate limits are off here:
+# their counters live in the cache, not in these numbers.
+AUTH = 3
+LISTS = [
+    # + COUNT + the page (ticket counts are a correlated subquery of that same query)
+    ("/api/customers", {}, AUTH + 2),
+    ("/api/customers", {"includeTickets": "true", "search": "ada"}, AUTH + 2),
+    # + COUNT + the page with customer and technician joined in
+    ("/api/tickets", {}, AUTH + 2),
+    ("/api/tickets", {"includeCustomer": "true", "search": "Dell"}, AUTH + 2),
+]
+DETAILS = [
+    # + the row
+    ("/api/customers/{customer}", {}, AUTH + 1),
+    # + the row with customer and technician joined in
+    ("/api/tickets/{ticket}", {"includeCustomer": "true"}, AUTH + 1),
+]
+
+
+@pytest.fixture
+def many_rows(manager, technician, settings):
+    settings.RATELIMIT_ENABLE = False
+    customers = Customer.objects.bulk_create(
+        Customer(
+            first_name="Ada",
+            last_name=f"Lovelace{i:03}",
+            email=f"ada{i}@example.com",
+            phone="+1 555 0100",
+            address1="1 Way",
+            city="London",
+            state="LDN",
+            zip="N1",
+            country="GB",
+        )
+        for i in range(ROWS)
+    )
+    Ticket.objects.bulk_create(
+        Ticket(
+            customer=customers[i % 7],
+            title=f"Dell laptop {i}",
+            description="No power.",
+            tech=technician if i % 2 else None,
+        )
+        for i in range(ROWS)
+    )
+    client = ApiClient(factories.make_token(manager))
+    client.get("/api/customers")  # first use of the token writes last_used_at: not measured
+    return {"client": client, "customer": customers[0].pk, "ticket": Ticket.objects.first().pk}
+
+
+def _count(client, path, params):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path, **params)
+    assert response.status_code == 200, response.content
+    return len(queries), response
+
+
+@pytest.mark.parametrize(("path", "params", "budget"), LISTS)
+def test_list_query_budget_does_not_grow_with_page_size(many_rows, path, params, budget):
+    client = many_rows["client"]
+    key = path.rsplit("/", 1)[-1]
+    small, small_response = _count(client, path, {**params, "pageSize": 5})
+    large, large_response = _count(client, path, {**params, "pageSize": 100})
+    assert len(small_response.json()[key]) == 5
+    assert len(large_response.json()[key]) == 100
+    assert small == large, f"{path}: {small} queries for 5 rows, {large} for 100"
+    assert large <= budget, f"{path}: {large} queries, budget {budget}"
+
+
+@pytest.mark.parametrize(("path", "params", "budget"), DETAILS)
+def test_detail_query_budget(many_rows, path, params, budget):
+    count, _ = _count(many_rows["client"], path.format(**many_rows), params)
+    assert count <= budget, f"{path}: {count} queries, budget {budget}"
+
+
+def test_technician_list_budget(many_rows, technician, django_assert_max_num_queries):
+    client = ApiClient(factories.make_token(technician))
+    client.get("/api/tickets")  # token's first use
+    with django_assert_max_num_queries(AUTH + 2):
+        response = client.get("/api/tickets", pageSize=100)
+    assert len(response.json()["tickets"]) == ROWS // 2
