@@ -118,7 +118,10 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
         "pool": {
             "min_size": env.int("DATABASE_POOL_MIN", default=2),
             "max_size": env.int("DATABASE_POOL_MAX", default=8),
-            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10),
+            # How long a request waits for a connection while the database is unreachable. It
+            # holds a gunicorn thread meanwhile, so a long wait freezes the whole server (even
+            # /healthz queues behind it). Never waited for otherwise: threads <= pool size.
+            "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5),
             # A connection that died with a database restart is replaced before it is lent.
             "check": ConnectionPool.check_connection,
         },
