@@ -162,3 +162,28 @@ def test_technicians_stay_balanced_under_repeated_bursts(postgresql_only, frontd
         assert all(outcome(r) == "ok" for r in results)
     per_tech = Counter(Ticket.objects.values_list("tech_id", flat=True))
     assert per_tech == {t.pk: 4 for t in techs}
+
+
+def test_deactivation_racing_a_new_ticket_never_leaves_an_inactive_customer_with_tickets(
+    postgresql_only, manager, frontdesk
+):
+    from customers.models import Customer
+    from customers.services import customer_deactivate
+
+    customers = [factories.make_customer() for _ in range(5)]
+    manager.get_all_permissions()
+    frontdesk.get_all_permissions()
+    calls = []
+    for c in customers:
+        calls.append(lambda c=c: customer_deactivate(actor=manager, customer_id=c.pk))
+        calls.append(
+            lambda c=c: ticket_create(
+                actor=frontdesk,
+                data={"customer_id": c.pk, "title": "Race", "description": "x"},
+            )
+        )
+    results = run_together(calls)
+    for index in range(0, len(results), 2):
+        pair = (outcome(results[index]), outcome(results[index + 1]))
+        assert pair in {("ok", "INVALID_CUSTOMER"), ("HAS_DEPENDENCIES", "ok")}
+    assert not Customer.objects.filter(active=False, tickets__isnull=False).exists()
