@@ -6,11 +6,23 @@ from repairshop import ratelimits
 
 
 @pytest.fixture(autouse=True)
-def _fresh_ratelimit_state():
-    """A store error seen by an earlier test must not change this one's policy."""
+def _fresh_ratelimit_state(settings):
+    """A store error seen by an earlier test must not change this one's policy, and counters
+    left in Redis by an earlier test must not count against this one. (The database cache is
+    rolled back with the test; Redis is not, so our own rate-limit keys are deleted: only
+    those under this cache's key prefix, never the whole Redis.)"""
     ratelimits.reset_store_state()
+    _delete_redis_counters(settings)
     yield
     ratelimits.reset_store_state()
+
+
+def _delete_redis_counters(settings):
+    from django.core.cache import caches
+
+    alias = settings.RATELIMIT_USE_CACHE
+    if settings.CACHES[alias]["BACKEND"] == "django_redis.cache.RedisCache":
+        caches[alias].delete_pattern(f"{getattr(settings, 'RATELIMIT_CACHE_PREFIX', 'rl:')}*")
 
 
 @pytest.fixture(autouse=True)
