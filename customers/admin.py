@@ -2,6 +2,7 @@
 rules (deactivation only without tickets, activity entries) as the pages and the API.
 Nothing is hard-deleted."""
 
+from django import forms
 from django.contrib import admin, messages
 
 from customers.models import Customer
@@ -24,8 +25,19 @@ EDITABLE_FIELDS = (
 )
 
 
+class CustomerAdminForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = EDITABLE_FIELDS
+
+    def clean_country(self):
+        # "us" is accepted as the API accepts it; the model's check wants "US".
+        return self.cleaned_data["country"].strip().upper()
+
+
 @admin.register(Customer)
 class CustomerAdmin(ServiceWriteAdmin):
+    form = CustomerAdminForm
     list_display = ("last_name", "first_name", "email", "phone", "city", "country", "active")
     list_display_links = ("last_name", "first_name")
     list_filter = ("active", "country")

@@ -327,3 +327,80 @@ def test_search_in_the_ticket_admin(manager_client):
     assert "paper jam" in page
     assert "cracked screen" not in page
     assert Customer.objects.count() == 1
+
+
+# --- writes go through the services ------------------------------------------------------------
+CUSTOMER_FORM = {
+    "first_name": "Linus",
+    "last_name": "Torvalds",
+    "email": "Linus@Kernel.ORG",
+    "phone": "+1 (503) 555-0199",
+    "active": "on",
+    "address1": "1 Penguin Way",
+    "address2": "",
+    "city": "Portland",
+    "state": "OR",
+    "zip": "97201",
+    "country": "us",
+    "notes": "",
+}
+
+
+def test_adding_a_customer_in_the_admin_goes_through_the_service(manager_client):
+    response = manager_client.post("/admin/customers/customer/add/", CUSTOMER_FORM)
+    assert response.status_code == 302, response.content[:3000]
+    customer = Customer.objects.get(last_name="Torvalds")
+    # The service's normalisation (contract §4) and its activity entry.
+    assert customer.country == "US"
+    assert customer.email == "Linus@kernel.org"
+    assert ActivityLog.objects.filter(action="customer:create", object_id=customer.pk).exists()
+
+
+def test_service_rule_broken_in_the_admin_comes_back_as_an_error(manager_client):
+    customer = factories.make_customer()
+    factories.make_ticket(customer=customer)
+    form = {
+        **CUSTOMER_FORM,
+        "email": customer.email,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "active": "",  # deactivating a customer that has a ticket: HAS_DEPENDENCIES
+    }
+    response = manager_client.post(
+        f"/admin/customers/customer/{customer.pk}/change/", form, follow=True
+    )
+    assert response.status_code == 200
+    texts = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("cannot be deactivated" in t for t in texts), texts
+    customer.refresh_from_db()
+    assert customer.active is True
+    assert customer.last_name != "Torvalds"  # the whole change was rolled back
+
+
+def test_adding_a_ticket_in_the_admin_auto_assigns_a_technician(manager_client, technician):
+    customer = factories.make_customer()
+    response = manager_client.post(
+        "/admin/tickets/ticket/add/",
+        {
+            "customer": customer.pk,
+            "title": "Lenovo ThinkPad T14 — cracked screen",
+            "description": "Dropped from a desk.",
+            "tech": "",
+            "priority": 3,
+            "category": "Screen",
+            "device_type": "laptop",
+            "device_brand": "Lenovo",
+            "device_model": "ThinkPad T14",
+            "serial_number": "PF-1A2B3",
+            "accessories": "charger",
+            "condition": "",
+            "estimated_hours": "1.5",
+            "notes": "",
+        },
+    )
+    assert response.status_code == 302, response.content[:3000]
+    from tickets.models import Ticket
+
+    ticket = Ticket.objects.get(serial_number="PF-1A2B3")
+    assert ticket.tech == technician
+    assert ActivityLog.objects.filter(action="ticket:create", object_id=ticket.pk).exists()
