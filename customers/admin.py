@@ -40,7 +40,7 @@ class CustomerAdmin(ServiceWriteAdmin):
     form = CustomerAdminForm
     list_display = ("last_name", "first_name", "email", "phone", "city", "country", "active")
     list_display_links = ("last_name", "first_name")
-    list_filter = ("active", "country")
+    list_filter = ("active",)
     search_fields = ("last_name", "first_name", "email", "phone")
     ordering = ("last_name", "id")
     readonly_fields = ("created_at", "updated_at")
