@@ -316,12 +316,22 @@ def ticket_detail(request, ticket_id: int):
     return render(request, "tickets/ticket_detail.html", context)
 
 
+def _row_context(request, ticket) -> dict:
+    """One row as the posting list shows it (My queue has no technician column)."""
+    return {
+        "ticket": ticket,
+        "row_next": _safe_next(request, reverse("tickets:list")),
+        "hide_tech": request.POST.get("hide_tech") == "1",
+    }
+
+
 def _refusal(request, status: int, text: str, ticket=None):
     """A refused status change for app.js: the message in HX-Trigger, and for a conflict
     the row as it is now so the page shows the fresh values."""
     if ticket is not None:
-        context = {"ticket": ticket, "row_next": _safe_next(request, reverse("tickets:list"))}
-        response = render(request, "tickets/_ticket_row.html", context, status=status)
+        response = render(
+            request, "tickets/_ticket_row.html", _row_context(request, ticket), status=status
+        )
     else:
         response = HttpResponse(status=status)
     trigger_client_event(response, "showMessage", {"text": text, "level": "error"})
@@ -363,8 +373,7 @@ def ticket_status(request, ticket_id: int):
     if not fragment:
         messages.success(request, text)
         return redirect(_safe_next(request, reverse("tickets:detail", args=[ticket.pk])))
-    row_next = _safe_next(request, reverse("tickets:list"))
-    response = render(request, "tickets/_ticket_row.html", {"ticket": ticket, "row_next": row_next})
+    response = render(request, "tickets/_ticket_row.html", _row_context(request, ticket))
     # Every live list on the page refreshes at once (app.js passes the event on).
     trigger_client_event(response, TICKETS_CHANGED, {})
     trigger_client_event(response, "showMessage", {"text": text, "level": "success"})

@@ -51,7 +51,7 @@ def _query_kind(sql: str) -> str:
         return "user permissions"
     if "auth_group_permissions" in sql:
         return "group permissions"
-    if 'MAX("tickets_ticket"."updated_at")' in sql:
+    if '"last_change"' in sql:  # tickets_version's one query
         return "version"
     if 'FROM "accounts_user"' in sql:
         return "user"
