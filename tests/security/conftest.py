@@ -65,3 +65,31 @@ def site_data(manager, technician, frontdesk, viewer):
         "manager": manager,
         "token": ApiToken.objects.first(),
     }
+
+
+@pytest.fixture(scope="session")
+def provider():
+    """A real OpenID Connect provider (oidc-provider-mock: RS256, JWKS, discovery, PKCE,
+    nonce required) on loopback; yields its issuer URL. Predefined identities: a technician
+    and a user without roles; PUT /users/<sub> adds or changes others."""
+    import os
+
+    from oidc_provider_mock import User as ProviderUser
+    from oidc_provider_mock import run_server_in_thread
+
+    # Our callback is plain http on loopback; authlib wants https unless told otherwise.
+    os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+    users = [
+        ProviderUser(
+            sub="tess-sub",
+            claims={
+                "email": "tess@shop.test",
+                "given_name": "Tess",
+                "family_name": "Tinker",
+                "roles": ["technician"],
+            },
+        ),
+        ProviderUser(sub="nobody-sub", claims={"email": "nobody@shop.test", "roles": []}),
+    ]
+    with run_server_in_thread(require_nonce=True, user_claims=users) as server:
+        yield f"http://localhost:{server.server_port}"

@@ -157,7 +157,7 @@ PRODUCTION_ENV = {
 
 
 def run_production(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "OIDC"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "OIDC", "SENTRY"))}
     env.update(PRODUCTION_ENV)
     return subprocess.run(
         [sys.executable, *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
@@ -196,6 +196,29 @@ def test_production_settings_values():
         "SESSION_ENGINE": "django.contrib.sessions.backends.cached_db",
         "RATELIMIT_USE_CACHE": "ratelimit",
     }
+
+
+def test_form_action_allows_the_identity_providers_origin_for_sign_out():
+    """Sign-out redirects an SSO user to the provider; browsers check that redirect against
+    form-action, so the provider's origin must be there (and only when SSO is on)."""
+    script = (
+        "import json, django, os; os.environ['DJANGO_SETTINGS_MODULE']='repairshop.settings';"
+        "django.setup(); from django.conf import settings as s;"
+        "print(json.dumps(s.SECURE_CSP['form-action']))"
+    )
+    plain = run_production("-c", script)
+    assert json.loads(plain.stdout.strip().splitlines()[-1]) == ["'self'"]
+    PRODUCTION_ENV.update(
+        OIDC_RP_CLIENT_ID="repairshop", OIDC_OP_ISSUER="https://idp.example.com/realms/shop"
+    )
+    try:
+        with_sso = run_production("-c", script)
+    finally:
+        del PRODUCTION_ENV["OIDC_RP_CLIENT_ID"], PRODUCTION_ENV["OIDC_OP_ISSUER"]
+    assert json.loads(with_sso.stdout.strip().splitlines()[-1]) == [
+        "'self'",
+        "https://idp.example.com",
+    ]
 
 
 def test_hsts_and_secure_cookies_over_https(settings, technician):

@@ -12,8 +12,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import pytest
 import requests
 from django.contrib.auth.models import Group
-from oidc_provider_mock import User as ProviderUser
-from oidc_provider_mock import run_server_in_thread
 
 from accounts import oidc, roles
 from accounts.models import User
@@ -21,28 +19,6 @@ from repairshop.models import ActivityLog
 from tests.factories import make_user
 
 CLIENT_ID = "repairshop-test"
-
-
-@pytest.fixture(scope="module")
-def provider():
-    import os
-
-    # The callback is http://testserver/...; authlib wants https outside this flag.
-    os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
-    users = [
-        ProviderUser(
-            sub="tess-sub",
-            claims={
-                "email": "tess@shop.test",
-                "given_name": "Tess",
-                "family_name": "Tinker",
-                "roles": ["technician"],
-            },
-        ),
-        ProviderUser(sub="nobody-sub", claims={"email": "nobody@shop.test", "roles": []}),
-    ]
-    with run_server_in_thread(require_nonce=True, user_claims=users) as server:
-        yield f"http://localhost:{server.server_port}"
 
 
 @pytest.fixture
