@@ -404,3 +404,13 @@ def test_adding_a_ticket_in_the_admin_auto_assigns_a_technician(manager_client, 
     ticket = Ticket.objects.get(serial_number="PF-1A2B3")
     assert ticket.tech == technician
     assert ActivityLog.objects.filter(action="ticket:create", object_id=ticket.pk).exists()
+
+
+def test_activity_log_filters_by_kind(manager_client, manager):
+    record_activity(actor=manager, action="ticket:status_change", object_type="ticket")
+    record_activity(actor=manager, action="customer:deactivate", object_type="customer")
+    page = manager_client.get("/admin/repairshop/activitylog/", {"kind": "ticket:"})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "ticket:status_change" in text
+    assert "customer:deactivate" not in text
