@@ -53,6 +53,8 @@ def too_many_attempts(request, exc: ratelimits.RateLimited):
 def login_view(request):
     """The local sign-in form, plus "Sign in with <provider>" when single sign-on is set up."""
     next_url = safe_next_url(request)
+    if request.method != "POST" and request.user.is_authenticated and not next_url:
+        return redirect(settings.LOGIN_REDIRECT_URL)
     if request.method == "POST":
         username = request.POST.get("username", "")
         try:

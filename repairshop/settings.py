@@ -219,7 +219,8 @@ OIDC_ROLES_CLAIM = env.str("OIDC_ROLES_CLAIM", default="roles")
 OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
 OIDC_RP_SIGN_ALGO = "RS256"
 OIDC_USE_PKCE = True
-OIDC_RP_SCOPES = "openid email profile"
+# Add the scope that makes the provider include the roles claim if it needs one.
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
 
 # --- Email and background tasks ---------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

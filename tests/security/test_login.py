@@ -129,3 +129,17 @@ def test_inactive_user_cannot_log_in(client, technician):
     response = post_login(client, "tech", PASSWORD)
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
+
+
+def test_signed_in_user_visiting_login_goes_home(client, technician):
+    client.force_login(technician)
+    response = client.get(LOGIN)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("home")
+
+
+def test_signed_in_user_sent_back_to_login_is_told_why(client, technician):
+    client.force_login(technician)
+    response = client.get(f"{LOGIN}?next=/admin/")
+    assert response.status_code == 200
+    assert "needs another account" in response.content.decode()
