@@ -60,10 +60,13 @@ def login_view(request):
         try:
             ratelimits.login_attempt(request, username)
         except ratelimits.RateLimited as exc:
-            log_event(
-                "auth:login_throttled",
-                level=logging.WARNING,
-                metadata={"username": username[:150], "ip": ratelimits.client_ip(request)},
+            # Logger only: a database row per refused attempt would be a write anyone can
+            # trigger as fast as they like.
+            logger.warning(
+                "auth:login_throttled limit=%s username=%r ip=%s",
+                exc.limit.group,
+                username[:150],
+                ratelimits.client_ip(request),
             )
             return too_many_attempts(request, exc)
         form = AuthenticationForm(request, data=request.POST)
