@@ -125,8 +125,33 @@ _MESSAGES_BY_TYPE = {
     "missing": "This field is required.",
     "extra_forbidden": "Unknown field.",
     "bool_parsing": "Must be true or false.",
+    "bool_type": "Must be true or false.",
     "int_parsing": "Must be a whole number.",
+    "int_type": "Must be a whole number.",
+    "int_from_float": "Must be a whole number.",
+    "float_type": "Must be a number.",
+    "float_parsing": "Must be a number.",
+    "string_type": "Must be a string.",
+    "string_pattern_mismatch": "Must not contain NUL characters.",
+    "multiple_of": "Use at most 2 decimal places.",
+    "model_type": "The request body must be a JSON object.",
+    "model_attributes_type": "The request body must be a JSON object.",
+    "datetime_type": "Use an ISO 8601 date and time.",
+    "datetime_parsing": "Use an ISO 8601 date and time.",
+    "datetime_from_date_parsing": "Use an ISO 8601 date and time.",
 }
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "string_too_long":
+        return f"Ensure this value has at most {ctx.get('max_length')} characters."
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound = ctx.get("ge", ctx.get("le"))
+        return f"Must be {'at least' if kind == 'greater_than_equal' else 'at most'} {bound}."
+    message = _MESSAGES_BY_TYPE.get(kind) or error.get("msg") or "Invalid value."
+    return message.removeprefix("Value error, ")
 
 
 def _validation_details(exc: NinjaValidationError) -> dict[str, list[str]]:
@@ -139,8 +164,10 @@ def _validation_details(exc: NinjaValidationError) -> dict[str, list[str]]:
         if source == "body":
             rest = rest[1:]  # drop the name of the view's body argument ("payload")
         name = str(rest[0]) if rest else source
-        message = _MESSAGES_BY_TYPE.get(error.get("type", ""), error.get("msg", "Invalid value."))
-        message = message.removeprefix("Value error, ")
+        if name == "body" and error.get("type") == "missing":
+            message = "A JSON object is required as the request body."
+        else:
+            message = _message(error)
         details.setdefault(name, []).append(message)
     return details
 

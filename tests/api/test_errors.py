@@ -225,3 +225,24 @@ def test_envelope_has_exactly_the_contract_keys(db):
         "requestId",
         "path",
     }
+
+
+def test_body_over_the_upload_limit_is_400(as_manager, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = customer_body(notes="x" * 2000)
+    error = assert_error(as_manager.post("/api/customers", body), 400, "VALIDATION_ERROR")
+    assert error["field"] == "body"
+
+
+def test_validation_messages_are_plain_words(as_manager):
+    error = assert_error(
+        as_manager.post("/api/customers", customer_body(firstName="x" * 101, active="yes")),
+        400,
+        "VALIDATION_ERROR",
+    )
+    assert error["details"]["firstName"] == ["Ensure this value has at most 100 characters."]
+    assert error["details"]["active"] == ["Must be true or false."]
+    error = assert_error(as_manager.get("/api/customers", pageSize="0"), 400, "VALIDATION_ERROR")
+    assert error["details"] == {"pageSize": ["Must be at least 1."]}
+    error = assert_error(as_manager.post("/api/customers", raw=b""), 400, "VALIDATION_ERROR")
+    assert error["details"] == {"body": ["A JSON object is required as the request body."]}
