@@ -245,8 +245,20 @@ class SSOBackend(OIDCAuthenticationBackend):
             )
             created = user is None
             if created:
-                user = self._create(issuer, subject, claims)
-            else:
+                try:
+                    with transaction.atomic():
+                        user = self._create(issuer, subject, claims)
+                except IntegrityError:
+                    # The same person's first sign-in in two tabs at once: the other one won.
+                    user = (
+                        User.objects.select_for_update()
+                        .filter(oidc_issuer=issuer, oidc_subject=subject)
+                        .first()
+                    )
+                    if user is None:
+                        raise SuspiciousOperation("could not create the SSO user") from None
+                    created = False
+            if not created:
                 self._update_profile(user, claims)
             self._sync_roles(user, claims, created=created)
         return user
@@ -293,6 +305,9 @@ class SSOBackend(OIDCAuthenticationBackend):
         what tickets name a technician by, so it stays unique and is never taken over."""
         email = str(claims.get("email") or "").strip()[:254]
         if not email or email.lower() == user.email.lower():
+            return
+        if claims.get("email_verified") is False:
+            logger.warning("SSO user %s: unverified email not taken", user.pk)
             return
         if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
             logger.warning(

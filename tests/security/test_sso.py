@@ -278,3 +278,13 @@ def test_sso_off_without_client_id(client, settings, db):
 
 def test_groups_exist_for_every_role(db):
     assert set(Group.objects.values_list("name", flat=True)) >= set(roles.ROLES)
+
+
+def test_unverified_email_is_not_taken(client, sso):
+    set_claims(
+        sso,
+        "unverified-sub",
+        {"email": "someone@shop.test", "email_verified": False, "roles": ["viewer"]},
+    )
+    assert sso_login(client, "unverified-sub").status_code == 302
+    assert User.objects.get(oidc_subject="unverified-sub").email == ""
