@@ -13,9 +13,10 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
-from django.shortcuts import resolve_url
+from django.shortcuts import render, resolve_url
 from django.utils.cache import add_never_cache_headers
 from django_htmx.http import HttpResponseClientRedirect
+from django_ratelimit.exceptions import Ratelimited
 
 from repairshop.activity import record_activity
 
@@ -89,6 +90,17 @@ class SessionSecurityMiddleware:
         )
         if authenticated and "no-store" not in response.get("Cache-Control", ""):
             add_never_cache_headers(response)
+        return response
+
+    def process_exception(self, request, exception):
+        """A rate limit hit by a page (django-ratelimit's exception, a PermissionDenied) is the
+        friendly 429 page, not a 403. The API answers its own with the JSON envelope."""
+        if not isinstance(exception, Ratelimited) or _is_api(request):
+            return None
+        retry_after = getattr(exception, "retry_after", None)
+        response = render(request, "429.html", {"retry_after": retry_after}, status=429)
+        if retry_after:
+            response["Retry-After"] = str(retry_after)
         return response
 
     def _end_dead_session(self, request) -> bool:

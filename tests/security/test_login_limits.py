@@ -85,3 +85,11 @@ def test_limits_off_with_ratelimit_enable_false(client, db, small_limits):
     small_limits.RATELIMIT_ENABLE = False
     for _ in range(6):
         assert attempt(client).status_code == 200
+
+
+@pytest.mark.urls("tests.security.extra_urls")
+def test_a_page_hitting_a_limit_gets_the_429_page(client, db):
+    response = client.get("/test-only/limited/")
+    assert response.status_code == 429
+    assert response["Retry-After"] == "42"
+    assert "Try again in 42 seconds" in response.content.decode()

@@ -72,7 +72,7 @@ def session_cookie(user) -> str:
     return client.cookies["sessionid"].value
 
 
-@pytest.mark.urls("tests.security.sentry_urls")
+@pytest.mark.urls("tests.security.extra_urls")
 @pytest.mark.django_db(transaction=True)
 def test_failing_view_sends_one_scrubbed_event(sentry_sink, live_server):
     # Over real HTTP: the WSGI handler is where the SDK picks up the URL, query string,
@@ -117,7 +117,7 @@ def test_failing_view_sends_one_scrubbed_event(sentry_sink, live_server):
     assert "[email]" in event["exception"]["values"][-1]["value"]
 
 
-@pytest.mark.urls("tests.security.sentry_urls")
+@pytest.mark.urls("tests.security.extra_urls")
 def test_unreachable_sentry_does_not_break_a_request(manager):
     # Nothing listens on the discard port: the event is dropped on the background thread.
     init_sentry(dsn="http://publickey@127.0.0.1:9/1", environment="test")

@@ -1,8 +1,10 @@
-"""Test-only URL conf: the site's URLs plus a view that fails while holding customer data."""
+"""Test-only URL conf: the site's URLs plus a view that fails while holding customer data and
+one that hits a rate limit."""
 
 from django.urls import path
 
 from customers.models import Customer
+from repairshop import ratelimits
 from repairshop.urls import urlpatterns as site_urlpatterns
 
 
@@ -16,4 +18,12 @@ def boom(request):
     raise RuntimeError(f"could not file the repair for {customer.email}")
 
 
-urlpatterns = [path("test-only/boom/", boom), *site_urlpatterns]
+def limited(request):
+    raise ratelimits.RateLimited(42, ratelimits.LOGIN_IP)
+
+
+urlpatterns = [
+    path("test-only/boom/", boom),
+    path("test-only/limited/", limited),
+    *site_urlpatterns,
+]
