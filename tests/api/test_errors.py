@@ -1,10 +1,14 @@
 """The one error envelope (contract §3): every way a request can fail under /api/."""
 
+import gzip
 import json
 import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg
 import pytest
+import sentry_sdk
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError
@@ -14,6 +18,8 @@ from django_ratelimit.exceptions import Ratelimited
 
 from repairshop.api import handle_exception
 from repairshop.errors import DomainError
+from repairshop.middleware import current_request_id
+from repairshop.sentry import init_sentry
 from tests import factories
 from tests.api.conftest import assert_error, customer_body
 
@@ -246,3 +252,47 @@ def test_validation_messages_are_plain_words(as_manager):
     assert error["details"] == {"pageSize": ["Must be at least 1."]}
     error = assert_error(as_manager.post("/api/customers", raw=b""), 400, "VALIDATION_ERROR")
     assert error["details"] == {"body": ["A JSON object is required as the request body."]}
+
+
+def test_unexpected_exception_reaches_sentry_once_with_request_id(api_request):
+    """A real SDK sending to a local HTTP sink standing in for Sentry."""
+    received = []
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            received.append(body.decode())
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    init_sentry(dsn=f"http://key@127.0.0.1:{server.server_port}/1", environment="test")
+    token = current_request_id.set("req-1")
+    try:
+        try:
+            raise LookupError("inventory lookup failed")
+        except LookupError as exc:
+            response = handle_exception(api_request, exc)
+        sentry_sdk.flush(timeout=5)
+    finally:
+        current_request_id.reset(token)
+        sentry_sdk.init()  # no DSN: off again for the other tests
+        server.shutdown()
+    assert response.status_code == 500
+    events = []
+    for envelope in received:
+        lines = envelope.split("\n")
+        for header, payload in zip(lines[1::2], lines[2::2], strict=False):
+            if json.loads(header).get("type") == "event":
+                events.append(json.loads(payload))
+    assert len(events) == 1, events  # the log record and capture_exception are one event
+    event = events[0]
+    assert event["exception"]["values"][-1]["type"] == "LookupError"
+    assert event["tags"]["request_id"] == "req-1"
