@@ -22,8 +22,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache.backends.locmem import LocMemCache
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import (
+    _split_rate,  # private, but the one parser of "5/15m"
+    get_usage,
+)
 from django_ratelimit.exceptions import Ratelimited
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
 
 logger = logging.getLogger("repairshop.security")
 
@@ -85,19 +90,8 @@ _store_down_until = 0.0
 _local_counts = LocMemCache("repairshop-ratelimit-fallback", {"OPTIONS": {"MAX_ENTRIES": 10000}})
 
 
-def _store_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [OSError]
-    try:
-        from django_redis.exceptions import ConnectionInterrupted
-        from redis.exceptions import RedisError
-
-        errors += [ConnectionInterrupted, RedisError]
-    except ImportError:  # pragma: no cover - both are dependencies
-        pass
-    return tuple(errors)
-
-
-STORE_ERRORS = _store_errors()
+# What a dead or hung Redis raises through django-redis (OSError: refused, unresolvable).
+STORE_ERRORS = (ConnectionInterrupted, RedisError, OSError)
 
 
 def _note_store_error(exc: BaseException) -> None:
@@ -126,12 +120,6 @@ def reset_store_state() -> None:
         _last_error_logged = 0.0
         _store_down_until = 0.0
     _local_counts.clear()
-
-
-def _split_rate(rate: str) -> tuple[int, int]:
-    from django_ratelimit.core import _split_rate as split
-
-    return split(rate)
 
 
 def _local_usage(limit: Limit, value: str, increment: bool) -> dict | None:
