@@ -101,7 +101,9 @@ def _whole_float_to_int(value: Any) -> Any:
     return value
 
 
-JsonInt = Annotated[int, BeforeValidator(_whole_float_to_int)]
+# A database id in a JSON body. The constraints come before the validator so that they stay
+# in the JSON schema as minimum/maximum.
+JsonId = Annotated[int, Field(ge=1, le=2**63 - 1), BeforeValidator(_whole_float_to_int)]
 
 
 def _query_bool(value: Any) -> Any:

@@ -16,7 +16,7 @@ from repairshop.schemas import (
     ApiIn,
     ApiOut,
     ApiQuery,
-    JsonInt,
+    JsonId,
     ListMetadata,
     Metadata,
     PaginationOut,
@@ -123,11 +123,10 @@ TechEmail = Annotated[
     ),
 ]
 Hours = Annotated[float | None, Field(ge=0, le=1000, multiple_of=0.01)]
-Bigint = Annotated[JsonInt, Field(ge=1, le=2**63 - 1)]
 
 
 class TicketCreateIn(ApiIn):
-    customer_id: Bigint
+    customer_id: JsonId
     title: required_text(200)
     description: required_text(10000)
     tech: TechEmail = None
@@ -145,7 +144,7 @@ class TicketCreateIn(ApiIn):
 
 
 class TicketUpdateIn(ApiIn):
-    customer_id: Bigint = None
+    customer_id: JsonId = None
     title: required_text(200) = None
     description: required_text(10000) = None
     tech: TechEmail = Field(None, description="an active technician's email; null unassigns")
