@@ -229,7 +229,8 @@ def ticket_create(request):
         "customers": _picker_customers(request, search),
         "customer_search": search,
     }
-    return render(request, "tickets/ticket_form.html", context)
+    # The same URL answers the picker's fragment to htmx.
+    return vary_on_htmx(render(request, "tickets/ticket_form.html", context))
 
 
 def _create_ticket(request, form, customer_form):
@@ -373,7 +374,9 @@ def ticket_status(request, ticket_id: int):
     if not fragment:
         messages.success(request, text)
         return redirect(_safe_next(request, reverse("tickets:detail", args=[ticket.pk])))
-    response = render(request, "tickets/_ticket_row.html", _row_context(request, ticket))
+    response = vary_on_htmx(
+        render(request, "tickets/_ticket_row.html", _row_context(request, ticket))
+    )
     # Every live list on the page refreshes at once (app.js passes the event on).
     trigger_client_event(response, TICKETS_CHANGED, {})
     trigger_client_event(response, "showMessage", {"text": text, "level": "success"})

@@ -3,11 +3,14 @@ check-in (new ticket, walk-in customer), the ticket page with edit, the status c
 the role matrix of contract §6 on them."""
 
 import json
+import os
 import re
+import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.signals import template_rendered
 from django.test.utils import CaptureQueriesContext
@@ -220,6 +223,43 @@ def test_unchanged_poll_is_204_without_rendering(client, frontdesk, tickets):
     # See the report: 2 is reached when sessions come from Redis and tickets_version stops
     # checking permissions (its value is the same for every user).
     assert kinds == ["session", "user", "user permissions", "group permissions", "version"]
+
+
+def _redis_available() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.3).ping())
+    except Exception:
+        return False
+
+
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.skipif(not _redis_available(), reason="needs Redis")
+def test_unchanged_poll_with_sessions_in_redis(client, frontdesk, tickets, settings):
+    """Production's set-up (REDIS_URL): the session comes from Redis, not the database."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"rs_pages_test_{uuid.uuid4().hex}",  # never another test's keys
+        }
+    }
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    try:
+        client.force_login(frontdesk)
+        version = _version(_text(client.get("/tickets/")))
+        client.get(f"/tickets/?v={version}", **HTMX)  # the session is now in the cache
+        with _rendered_templates() as rendered, CaptureQueriesContext(connection) as ctx:
+            response = client.get(f"/tickets/?v={version}", **HTMX)
+    finally:
+        cache.delete_pattern("*")  # only this test's prefix
+    assert response.status_code == 204 and rendered == []
+    kinds = [_query_kind(q["sql"]) for q in ctx.captured_queries]
+    # 2 ("user", "version") once tickets_version stops loading the permissions.
+    assert kinds == ["user", "user permissions", "group permissions", "version"]
 
 
 def test_changed_poll_swaps_the_rows_with_the_filters_kept(client, frontdesk, tickets, customer):
