@@ -323,6 +323,10 @@
   // Start-up, and again for every piece of page htmx puts in
   // ---------------------------------------------------------------------------------------
   htmx.onLoad(function (elt) {
+    // Fallbacks for browsers without JavaScript (a "Search" button beside a live search).
+    if (elt.querySelectorAll) {
+      elt.querySelectorAll("[data-without-js]").forEach(function (el) { el.hidden = true; });
+    }
     const form = elt.querySelector ? elt.querySelector("form[data-ticket-form]") : null;
     if (form) applyCustomerMode(form);
     startLive();
