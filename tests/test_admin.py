@@ -33,9 +33,14 @@ def manager_client(client, manager):
     return client
 
 
+# Tests that pick their user with request.getfixturevalue() name `db` themselves: pytest-django
+# sorts tests by the fixtures they name, and one that seems to need no database runs after the
+# transactional tests, whose flush removes the role groups.
+
+
 # --- who gets in --------------------------------------------------------------------------
 @pytest.mark.parametrize("who", ["manager", "superuser"])
-def test_managers_and_superusers_get_into_the_admin(client, who, request):
+def test_managers_and_superusers_get_into_the_admin(client, db, who, request):
     client.force_login(request.getfixturevalue(who))
     response = client.get("/admin/")
     assert response.status_code == 200
@@ -44,7 +49,7 @@ def test_managers_and_superusers_get_into_the_admin(client, who, request):
 
 @pytest.mark.parametrize("who", ["frontdesk", "technician", "viewer"])
 @pytest.mark.parametrize("url", ["/admin/", "/admin/customers/customer/", "/admin/accounts/user/"])
-def test_other_roles_are_refused_the_admin(client, who, url, request):
+def test_other_roles_are_refused_the_admin(client, db, who, url, request):
     client.force_login(request.getfixturevalue(who))
     response = client.get(url)
     assert response.status_code == 403
@@ -72,7 +77,7 @@ def test_inactive_manager_is_refused(client, manager):
 
 # --- the activity log is read-only for everyone ---------------------------------------------
 @pytest.mark.parametrize("who", ["manager", "superuser"])
-def test_nobody_can_add_change_or_delete_an_activity_entry(client, who, request):
+def test_nobody_can_add_change_or_delete_an_activity_entry(client, db, who, request):
     user = request.getfixturevalue(who)
     client.force_login(user)
     entry = record_activity(

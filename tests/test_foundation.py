@@ -20,13 +20,14 @@ from tests import factories
 from tickets.models import Ticket
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Left out of the subprocesses' environment: the settings under test, and what other tests
+# set in this process (the browser tests allow async-unsafe calls, which check --deploy flags).
+PRODUCTION_UNSAFE = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE")
 
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:
     """Runs `code` in a fresh interpreter with Django set up from the given environment."""
-    clean = {
-        k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS")
-    }
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_UNSAFE}
     clean.update(env)
     clean["DJANGO_SETTINGS_MODULE"] = "repairshop.settings"
     return subprocess.run(
@@ -161,7 +162,7 @@ def test_production_starts_with_both():
 
 
 def test_check_deploy_is_clean_with_production_variables():
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", *PRODUCTION_UNSAFE)}
     env.update(
         DEBUG="false",
         SECRET_KEY="a-production-secret-key-of-sixty-characters-or-more-0123456789",
