@@ -33,11 +33,15 @@ def manager_client(client, manager):
     return client
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # The cast of users is made anew for each test; PBKDF2 would be most of the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 # Tests that pick their user with request.getfixturevalue() name `db` themselves: pytest-django
 # sorts tests by the fixtures they name, and one that seems to need no database runs after the
 # transactional tests, whose flush removes the role groups.
-
-
 # --- who gets in --------------------------------------------------------------------------
 @pytest.mark.parametrize("who", ["manager", "superuser"])
 def test_managers_and_superusers_get_into_the_admin(client, db, who, request):

@@ -32,6 +32,12 @@ def run(*args, **options) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # The cast of users is made anew for each test; PBKDF2 would be most of the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 # --- create_api_token --------------------------------------------------------------------------
 def test_create_api_token_prints_only_the_token_and_stores_only_its_hash(technician):
     out, _ = run("create_api_token", technician.username, "--name", "bench")
