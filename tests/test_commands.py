@@ -253,3 +253,12 @@ def test_demo_serves_the_shop_within_60_seconds(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_demo_refuses_a_busy_port_before_starting_the_worker(db):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(CommandError, match="Cannot serve"):
+            run("demo", "--addrport", f"127.0.0.1:{port}")

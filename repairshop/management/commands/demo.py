@@ -8,6 +8,7 @@ Not for production: the demo users have known passwords.
 
 import random
 import signal
+import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -15,7 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -76,6 +77,19 @@ class Command(BaseCommand):
         self.stdout.write("")
 
     def serve(self, addrport: str):
+        host, _, port = addrport.rpartition(":")
+        # runserver ends the process with os._exit() when it cannot bind, which would leave
+        # the worker behind: find out first.
+        with socket.socket() as probe:
+            # As runserver does, so that a port left in TIME_WAIT by the last run is usable.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host or "127.0.0.1", int(port)))
+            except OSError as exc:
+                raise CommandError(
+                    f"Cannot serve on {addrport} ({exc.strerror}). "
+                    "Try another port: manage.py demo --addrport 127.0.0.1:8001"
+                ) from None
         # The worker sends queued notification mail; with the default EMAIL_URL it prints here.
         worker = subprocess.Popen(  # noqa: S603 (our own interpreter and manage.py)
             [
