@@ -302,6 +302,9 @@ def seed(database_url: str, *, scale: float, seed_value: int = 42, out=sys.stdou
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
                 )
+            # The triggers were off (replica role): recount what they keep, when they exist.
+            if conn.execute("SELECT to_regproc('tickets_ticket_count_rebuild')").fetchone()[0]:
+                conn.execute("SELECT tickets_ticket_count_rebuild()")
             conn.execute(f"COMMENT ON TABLE tickets_ticket IS '{seed_mark(scale)}'")
         t0 = time.monotonic()
         conn.execute(

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -69,10 +70,54 @@ def _is_bare_date(value) -> bool:
     return isinstance(value, date) and not isinstance(value, datetime)
 
 
-def _visible_tickets(user) -> QuerySet[Ticket]:
+def counted_tickets(*, tech_id: int | None = None, completed: bool | None = None) -> int | None:
+    """The exact number of tickets of one technician (any when None) that are open, completed
+    or either, read from the counts a trigger keeps (tickets/migrations/0003_ticket_counts):
+    a few rows instead of a COUNT(*) over the table. None where there is no such table
+    (SQLite), so the caller counts."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(n), 0) FROM tickets_ticket_count"
+            " WHERE (%s::bigint IS NULL OR tech_key = %s)"
+            " AND (%s::boolean IS NULL OR completed = %s)",
+            [tech_id, tech_id, completed, completed],
+        )
+        return int(cursor.fetchone()[0])
+
+
+class TicketQuerySet(QuerySet):
+    """Tickets whose count() may come from the trigger-kept counts instead of COUNT(*).
+
+    ticket_list and technician_queue mark the queryset they return with the (technician,
+    status) it is limited to when those are its only filters. Any further chaining (filter,
+    order_by, a slice...) clones the queryset and the clone drops the mark, so only exactly
+    the marked queryset answers from the counts; everything else counts the rows."""
+
+    _counted_as: dict | None = None
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._counted_as = None
+        return clone
+
+    def counted_as(self, **key) -> "TicketQuerySet":
+        self._counted_as = key
+        return self
+
+    def count(self) -> int:
+        if self._counted_as is not None and self._result_cache is None:
+            total = counted_tickets(**self._counted_as)
+            if total is not None:
+                return total
+        return super().count()
+
+
+def _visible_tickets(user) -> TicketQuerySet:
     if not permissions.can_view_tickets(user):
         raise AccessDenied()
-    qs = Ticket.objects.select_related("customer", "tech")
+    qs = TicketQuerySet(Ticket).select_related("customer", "tech")
     if not permissions.can_view_all_tickets(user):
         qs = qs.filter(tech=user)
     return qs
@@ -87,6 +132,19 @@ def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticke
     if filters.sort_order not in SORT_ORDERS:
         raise validation_error({"sort_order": ["Must be asc or desc."]})
     qs = _visible_tickets(user)
+    # Only "technician" (the visibility rule) and "open/completed": the total can come from
+    # the counts (see TicketQuerySet); with any other filter it is a COUNT(*).
+    counted = not any(
+        (
+            (filters.search or "").strip(),
+            filters.tech_email is not None,
+            filters.customer_id is not None,
+            filters.priority is not None,
+            filters.date_from is not None,
+            filters.date_to is not None,
+        )
+    )
+    counted_tech = None if permissions.can_view_all_tickets(user) else user.pk
 
     search = (filters.search or "").strip()
     if search:
@@ -126,8 +184,12 @@ def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticke
 
     prefix = "-" if filters.sort_order == "desc" else ""
     if filters.sort_by == "id":
-        return qs.order_by(f"{prefix}id")
-    return qs.order_by(f"{prefix}{filters.sort_by}", f"{prefix}id")
+        qs = qs.order_by(f"{prefix}id")
+    else:
+        qs = qs.order_by(f"{prefix}{filters.sort_by}", f"{prefix}id")
+    if counted:
+        qs = qs.counted_as(tech_id=counted_tech, completed=filters.completed)
+    return qs
 
 
 def _priority(value) -> int:
@@ -152,9 +214,11 @@ def technician_queue(*, user) -> QuerySet[Ticket]:
     if not permissions.can_view_tickets(user):
         raise AccessDenied()
     return (
-        Ticket.objects.select_related("customer", "tech")
+        TicketQuerySet(Ticket)
+        .select_related("customer", "tech")
         .filter(tech=user, completed=False)
         .order_by("-priority", "created_at", "id")
+        .counted_as(tech_id=user.pk, completed=False)
     )
 
 
