@@ -35,8 +35,9 @@ def fuzz_data(db, settings):
     manager = factories.make_user(username="fuzz-manager", roles=[roles.MANAGER])
     technician = factories.make_user(username="fuzz-tech", roles=[roles.TECHNICIAN])
     customer = factories.make_customer()
-    lonely = factories.make_customer()  # no tickets: can be deactivated
+    lonely = factories.make_customer()  # no tickets, so it may be deactivated
     ticket = factories.make_ticket(customer=customer, tech=technician)
+    other_ticket = factories.make_ticket(customer=customer, completed=True)
     # Requests go straight to the WSGI handler, whose request_finished signal would close
     # the test's connection (inside its transaction); django.test.Client does the same.
     request_started.disconnect(close_old_connections)
@@ -44,8 +45,9 @@ def fuzz_data(db, settings):
     try:
         yield {
             "token": factories.make_token(manager),
+            "customer_id": customer.pk,
             "customer_ids": [customer.pk, lonely.pk],
-            "ticket_ids": [ticket.pk],
+            "ticket_ids": [ticket.pk, other_ticket.pk],
             "tech_email": technician.email,
         }
     finally:
@@ -57,10 +59,20 @@ def _point_at_real_rows(case, data):
     """Positive cases name rows that exist: a random customerId or tech email is a 400
     (INVALID_CUSTOMER, unknown technician) by the contract, not an accepted request."""
     meta = case.meta
-    if meta is None or not meta.generation.mode.is_positive or not isinstance(case.body, dict):
+    if meta is None or not meta.generation.mode.is_positive:
         return
-    if isinstance(case.body.get("customerId"), int):
-        case.body["customerId"] = data["customer_ids"][case.body["customerId"] % 2]
+    # Half of the ids in paths point at real rows, so that updates, deactivations and status
+    # changes are exercised too, not only their 404.
+    for name, real in (("customer_id", data["customer_ids"]), ("ticket_id", data["ticket_ids"])):
+        value = (case.path_parameters or {}).get(name)
+        if isinstance(value, int) and value % 2 == 0:
+            case.path_parameters[name] = real[value // 2 % len(real)]
+    if not isinstance(case.body, dict):
+        return
+    customer_id = case.body.get("customerId")
+    if isinstance(customer_id, int | float) and not isinstance(customer_id, bool):
+        # The customer with a ticket: it cannot be deactivated meanwhile (HAS_DEPENDENCIES).
+        case.body["customerId"] = data["customer_id"]
     if isinstance(case.body.get("tech"), str):
         case.body["tech"] = data["tech_email"]
 
