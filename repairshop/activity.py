@@ -4,6 +4,7 @@ from typing import Any
 
 from repairshop.middleware import current_request_id
 from repairshop.models import ActivityLog
+from repairshop.validation import is_storable_id
 
 
 def record_activity(
@@ -17,11 +18,17 @@ def record_activity(
     """Records who did `action` ("ticket:status_change") to which object. `metadata` holds
     changed fields as {"field": {"old": ..., "new": ...}}; never passwords or tokens."""
     request_id = current_request_id.get()
+    metadata = dict(metadata or {})
+    if object_id is not None and not is_storable_id(object_id):
+        # A refused write can name an id no row can have (2**63 from a fuzzer): the bigint
+        # column would refuse it (a 500 on PostgreSQL), so keep it as text in the metadata.
+        metadata["object_id"] = str(object_id)[:40]
+        object_id = None
     return ActivityLog.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=action,
         object_type=object_type,
         object_id=object_id,
-        metadata=metadata or {},
+        metadata=metadata,
         request_id="" if request_id == "-" else request_id,
     )
