@@ -207,7 +207,11 @@ def handle_exception(request: HttpRequest, exc: Exception) -> HttpResponse:
         )
     if isinstance(exc, AuthenticationError):
         return error_response(
-            request, status=401, code=errors.UNAUTHORIZED, message=exc.message or "Unauthorized"
+            request,
+            status=401,
+            code=errors.UNAUTHORIZED,
+            message=exc.message or "Unauthorized",
+            headers={"WWW-Authenticate": 'Bearer realm="repairshop"'},  # RFC 9110 §15.5.2
         )
     if isinstance(exc, HttpError):
         if exc.status_code == 400:  # ninja: the body is not JSON

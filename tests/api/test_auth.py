@@ -28,8 +28,10 @@ def test_bearer_token_authenticates_with_the_users_roles(manager):
 
 
 def test_missing_credentials_is_401_envelope(anonymous):
-    body = assert_error(anonymous.get("/api/customers"), 401, "UNAUTHORIZED")
+    response = anonymous.get("/api/customers")
+    body = assert_error(response, 401, "UNAUTHORIZED")
     assert "field" not in body and "details" not in body
+    assert response["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_unknown_token_is_401(db):
