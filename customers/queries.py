@@ -1,8 +1,17 @@
 """Reads of customers (contract §4): the list with its search, filter and sorts, and one
 customer. Pages and API call these, so the rules are written once."""
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    CharField,
+    Count,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Concat
 
 from accounts import permissions
 from accounts.permissions import AccessDenied
@@ -52,7 +61,8 @@ def customer_list(
     if sort_order not in SORT_ORDERS:
         raise validation_error({"sort_order": ["Must be asc or desc."]})
     qs = Customer.objects.all()
-    if search is not None and search.strip():
+    searching = search is not None and bool(search.strip())
+    if searching:
         if has_nul(search):
             raise validation_error({"search": ["Must not contain NUL characters."]})
         qs = qs.filter(_search_filter(search.strip()))
@@ -70,6 +80,14 @@ def customer_list(
             ticket_count=Coalesce(Subquery(tickets, output_field=IntegerField()), Value(0))
         )
     prefix = "-" if sort_order == "desc" else ""
+    if searching and sort_by != "created_at":
+        # Sorting by the column being searched (surname search, sorted by surname), the
+        # planner walks that column's index and filters: every match sits together in the
+        # middle of the index ("Hughes" after all of A-G), so it reads 17k rows for 20 at 50k
+        # customers (22 ms). Sorting by `col || ''` (same order, no index) makes it take the
+        # matches from the trigram indexes and sort just those (under 1 ms).
+        key = Concat(sort_by, Value(""), output_field=CharField())
+        return qs.order_by(key.desc() if prefix else key.asc(), f"{prefix}id")
     return qs.order_by(f"{prefix}{sort_by}", f"{prefix}id")
 
 
