@@ -8,6 +8,40 @@ from accounts import roles
 from tests import factories
 
 
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+        or (marker is not None and marker.kwargs.get("transaction"))
+    )
+
+
+@pytest.fixture(autouse=True)
+def role_groups_after_flush(request):
+    """A transactional test ends with a flush that deletes the role groups: they come from a
+    data migration, which the flush does not replay. Before each transactional test, put
+    them back as accounts.roles says (before the user fixtures, which look the groups up)."""
+    if not _is_transactional(request):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    # A flush after a serialized_rollback test skips post_migrate: the permissions (and
+    # content types) are gone too.
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    for role, perms in roles.ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(
+            [
+                Permission.objects.get(content_type__app_label=app, codename=codename)
+                for app, codename in (dotted.split(".") for dotted in perms)
+            ]
+        )
+
+
 @pytest.fixture
 def manager(db):
     return factories.make_user(username="manager", roles=[roles.MANAGER], first_name="Mona")
