@@ -119,3 +119,40 @@ def test_password_login_never_reaches_the_provider(rf, settings):
     request = rf.post("/accounts/login/?code=abc&state=def")
     # No nonce: this is not the SSO callback, so no token exchange is attempted.
     assert SSOBackend().authenticate(request, username="x", password="y") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_sign_in_of_one_identity_makes_one_user(postgresql_only, settings):
+    """Two tabs finishing the same person's first sign-in at once: one user, no error."""
+    import threading
+
+    from django.db import connection
+
+    from accounts.models import User
+
+    settings.OIDC_RP_CLIENT_ID = CLIENT_ID
+    payload = {"iss": ISSUER, "sub": "twin-sub", "email": "twin@shop.test", "roles": []}
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def sign_in():
+        try:
+            backend = SSOBackend()
+            backend._configure(
+                ProviderConfig(ISSUER, f"{ISSUER}/a", f"{ISSUER}/t", "", f"{ISSUER}/j", "")
+            )
+            barrier.wait(timeout=5)
+            results.append(backend.get_or_create_user("access", "id", payload).pk)
+        except Exception as exc:  # reported below, with the other thread's result
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sign_in) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert len(set(results)) == 1
+    assert User.objects.filter(oidc_subject="twin-sub").count() == 1
