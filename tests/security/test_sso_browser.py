@@ -15,7 +15,6 @@ from accounts.models import User
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # live_server beside Playwright
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -44,9 +43,12 @@ def role_groups(transactional_db):
 
 
 @pytest.fixture
-def page(live_server):
+def page(live_server, monkeypatch):
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed")
+    # Playwright's loop runs in this thread; only for this test (a module-level setting would
+    # leak into the subprocesses of later tests, where check --deploy rejects it).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     problems = []
