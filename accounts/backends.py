@@ -1,0 +1,63 @@
+"""A user's permissions in one small query.
+
+Every page and API call asks `user.has_perm(...)` at least once. Django's ModelBackend then
+builds two ORM queries (direct permissions, permissions through groups): measured at 1.35 ms
+of CPU per request on the benchmark machine, more than the whole of a minimal signed-in
+request (the benchmark's floor, ~1 ms). This backend loads the same set with one
+precompiled SQL statement (~0.1 ms) and stores it where ModelBackend keeps it
+(`user._perm_cache`), so ModelBackend and the SSO backend (its subclass) answer from it.
+
+It never authenticates anyone and holds no rule of its own: the result is exactly
+ModelBackend's (active users only, superusers are left to ModelBackend), read fresh for each
+request like ModelBackend does. It goes first in AUTHENTICATION_BACKENDS.
+"""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+
+
+def _permissions_sql() -> str:
+    user_model = get_user_model()
+    user_perms = user_model._meta.get_field("user_permissions").remote_field.through._meta
+    user_groups = user_model._meta.get_field("groups").remote_field.through._meta
+    group_perms = Group._meta.get_field("permissions").remote_field.through._meta
+    user_fk = user_model._meta.model_name + "_id"
+    # Identifiers come from the models' metadata, never from input; the user id is a
+    # parameter.
+    return (
+        f"SELECT ct.app_label, p.codename FROM {Permission._meta.db_table} p "  # noqa: S608
+        f"JOIN {ContentType._meta.db_table} ct ON ct.id = p.content_type_id "
+        f"WHERE p.id IN ("
+        f"SELECT permission_id FROM {user_perms.db_table} WHERE {user_fk} = %s "
+        f"UNION ALL "
+        f"SELECT gp.permission_id FROM {group_perms.db_table} gp "
+        f"JOIN {user_groups.db_table} ug ON ug.group_id = gp.group_id WHERE ug.{user_fk} = %s)"
+    )
+
+
+class PermissionLookupBackend:
+    """Not a BaseBackend on purpose: without get_user() it is never the backend a session
+    is bound to (force_login and login() pick the first backend that has one)."""
+
+    _sql: str | None = None
+
+    def authenticate(self, request, **credentials):
+        return None  # permissions only: sign-in is ModelBackend's and the SSO backend's
+
+    def has_perm(self, user_obj, perm, obj=None):
+        return perm in self.get_all_permissions(user_obj, obj)
+
+    def get_all_permissions(self, user_obj, obj=None):
+        if obj is not None or not user_obj.is_active or user_obj.is_anonymous:
+            return set()
+        if user_obj.is_superuser:
+            return set()  # ModelBackend answers for superusers (every permission)
+        if not hasattr(user_obj, "_perm_cache"):
+            if PermissionLookupBackend._sql is None:
+                PermissionLookupBackend._sql = _permissions_sql()
+            with connection.cursor() as cursor:
+                cursor.execute(PermissionLookupBackend._sql, [user_obj.pk, user_obj.pk])
+                user_obj._perm_cache = {f"{app}.{codename}" for app, codename in cursor}
+        return user_obj._perm_cache
