@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -222,28 +222,30 @@ def technician_queue(*, user) -> QuerySet[Ticket]:
     )
 
 
-def _latest_update(model):
-    return model.objects.order_by("-updated_at").values("updated_at")[:1]
+# The newest ticket id and the latest ticket and customer changes: each a single step down an
+# index (pk, ticket_updated_idx, customer_updated_idx). Plain SQL: building it with the ORM
+# cost ten times the query itself (0.63 ms of CPU against 0.06 ms), on every poll.
+_VERSION_SQL = (
+    f"SELECT (SELECT id FROM {Ticket._meta.db_table} ORDER BY id DESC LIMIT 1), "  # noqa: S608
+    f"(SELECT updated_at FROM {Ticket._meta.db_table} ORDER BY updated_at DESC LIMIT 1) "
+    f'AS "last_change", '
+    f"(SELECT updated_at FROM {Customer._meta.db_table} ORDER BY updated_at DESC LIMIT 1)"
+)
 
 
 def tickets_version(*, user) -> str:
     """An opaque string that changes whenever a ticket list could show something new: a
     ticket created (max id) or changed (max updated_at, which every service write bumps,
     reassignments and status changes included) or a customer renamed (max customer
-    updated_at). One query, three index-only maxima; the same for every user, so a
-    technician may poll once too often but never misses a change."""
-    if not permissions.can_view_tickets(user):
-        raise AccessDenied()
-    # The newest ticket's row carries the two other maxima as scalar subqueries: each of the
-    # three is a single step down an index (pk, ticket_updated_idx, customer_updated_idx).
-    row = (
-        Ticket.objects.annotate(
-            last_change=Subquery(_latest_update(Ticket)),
-            last_customer_change=Subquery(_latest_update(Customer)),
-        )
-        .order_by("-id")
-        .values("id", "last_change", "last_customer_change")
-        .first()
-    ) or {}
-    raw = f"{row.get('id')}|{row.get('last_change')}|{row.get('last_customer_change')}"
+    updated_at). One query, three index-only maxima.
+
+    It is the same for every user (a technician may poll once too often but never misses a
+    change) and so checks no permission: all an unchanged poll learns is "no change" (a 204
+    without a body) for a version only a page the user was allowed to see gave them; as
+    soon as anything changes, the list itself is read, and that checks. `user` stays in the
+    signature for the callers."""
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSION_SQL)
+        last_id, last_change, last_customer_change = cursor.fetchone()
+    raw = f"{last_id}|{last_change}|{last_customer_change}"
     return hashlib.sha256(raw.encode()).hexdigest()[:16]

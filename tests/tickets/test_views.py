@@ -218,11 +218,10 @@ def test_unchanged_poll_is_204_without_rendering(client, frontdesk, tickets):
     assert response.content == b""
     assert rendered == []
     kinds = [_query_kind(q["sql"]) for q in ctx.captured_queries]
-    # The session and the user (loaded by the middleware for every request), the user's and
-    # the groups' permissions (tickets_version checks "may view tickets"), and the version.
-    # See the report: 2 is reached when sessions come from Redis and tickets_version stops
-    # checking permissions (its value is the same for every user).
-    assert kinds == ["session", "user", "user permissions", "group permissions", "version"]
+    # The session and the user (loaded by the middleware for every request) and the version:
+    # tickets_version checks no permission (its value is the same for every user, and a 204
+    # tells nothing but "no change").
+    assert kinds == ["session", "user", "version"]
 
 
 def _redis_available() -> bool:
@@ -258,8 +257,7 @@ def test_unchanged_poll_with_sessions_in_redis(client, frontdesk, tickets, setti
         cache.delete_pattern("*")  # only this test's prefix
     assert response.status_code == 204 and rendered == []
     kinds = [_query_kind(q["sql"]) for q in ctx.captured_queries]
-    # 2 ("user", "version") once tickets_version stops loading the permissions.
-    assert kinds == ["user", "user permissions", "group permissions", "version"]
+    assert kinds == ["user", "version"]
 
 
 def test_changed_poll_swaps_the_rows_with_the_filters_kept(client, frontdesk, tickets, customer):
