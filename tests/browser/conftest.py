@@ -27,24 +27,6 @@ ASSET_TYPES = {"stylesheet", "script", "image", "font"}
 
 
 @pytest.fixture(autouse=True)
-def role_groups(transactional_db):
-    """The role groups come from a data migration, and a transactional test's flush deletes
-    them (the permissions come back with post_migrate, the groups do not): put them back."""
-    from django.contrib.auth.models import Group, Permission
-
-    from accounts.roles import ROLE_PERMISSIONS
-
-    for role, perms in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.set(
-            [
-                Permission.objects.get(content_type__app_label=app, codename=codename)
-                for app, codename in (dotted.split(".") for dotted in perms)
-            ]
-        )
-
-
-@pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
