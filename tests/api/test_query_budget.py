@@ -13,9 +13,10 @@ pytestmark = pytest.mark.django_db
 ROWS = 120
 
 # Each budget names its queries. Every request pays for authentication: the token with its
-# user (1) and the user's permissions, own and through groups (2). Rate limits are off here:
-# their counters live in the cache, not in these numbers.
-AUTH = 3
+# user (1) and the user's permissions, own and through groups, in one query
+# (accounts.backends.PermissionLookupBackend) (1). Rate limits are off here: in production
+# their counters live in Redis, not in the database.
+AUTH = 2
 LISTS = [
     # + COUNT + the page (ticket counts are a correlated subquery of that same query)
     ("/api/customers", {}, AUTH + 2),
