@@ -2,6 +2,13 @@
 its time (and EXPLAIN ANALYZE with --explain), and the cProfile top functions.
 
     uv run python bench/profile_scenario.py list [--scale 1.0] [-n 200] [--explain] [--top 30]
+    uv run python bench/profile_scenario.py all [-n 200]
+
+`all` prints the CPU cost of one request of every scenario: this process's CPU time plus
+the CPU time of the PostgreSQL backends serving it (from /proc), and that cost relative to
+the floor's. On a machine that other work keeps busy, wall-clock req/s swing a lot; CPU per
+request barely moves, and on a saturated box throughput is cores / CPU per request, so it
+predicts the wrk ratios well enough to decide which change helps.
 
 Uses the same database and settings as bench/run.py (run that once first to seed it).
 """
@@ -19,6 +26,53 @@ sys.path.insert(0, str(ROOT))
 
 from bench.run import bench_env, database_url  # noqa: E402
 from bench.seed import counts_for  # noqa: E402
+
+
+def _backend_cpu_seconds() -> float:
+    """utime + stime of the client backends connected to this database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend'"
+        )
+        pids = [pid for (pid,) in cursor.fetchall()]
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_table(n: int) -> int:
+    from bench.scenarios import SignedIn, all_scenarios
+
+    signed_in = SignedIn()
+    items = all_scenarios()
+    for sc in items:
+        signed_in.resolve(sc)
+    items = [sc for sc in items if not sc.error]
+    for sc in items:
+        for _ in range(3):
+            signed_in.get(sc)
+    rows = {}
+    for sc in items:
+        wall0, cpu0, db0 = time.perf_counter(), time.process_time(), _backend_cpu_seconds()
+        for _ in range(n):
+            signed_in.get(sc)
+        wall = (time.perf_counter() - wall0) / n * 1000
+        cpu = (time.process_time() - cpu0) / n * 1000
+        db = (_backend_cpu_seconds() - db0) / n * 1000
+        rows[sc.name] = (wall, cpu, db)
+    floor = sum(rows["floor"][1:])
+    print(f"{'scenario':22s} {'wall ms':>8s} {'py cpu ms':>10s} {'pg cpu ms':>10s} {'ratio':>6s}")
+    for name, (wall, cpu, db) in rows.items():
+        print(f"{name:22s} {wall:8.2f} {cpu:10.2f} {db:10.2f} {floor / (cpu + db):6.2f}")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -46,6 +100,8 @@ def main(argv=None) -> int:
 
     from bench.scenarios import SignedIn, all_scenarios
 
+    if args.scenario == "all":
+        return cpu_table(args.n)
     sc = next((s for s in all_scenarios() if s.name == args.scenario), None)
     if sc is None:
         parser.error(f"unknown scenario {args.scenario!r}")

@@ -115,6 +115,7 @@ class SignedIn:
         from accounts.models import ApiToken, User
 
         self.clients, self.cookies, self.tokens = {}, {}, {}
+        self.anonymous = Client()
         for user in User.objects.filter(username__in=usernames):
             client = Client()
             client.force_login(user)
@@ -142,11 +143,12 @@ class SignedIn:
         return headers
 
     def get(self, sc: Scenario):
-        from django.test import Client
-
-        # An API call carries the token alone, no session.
-        client = Client() if sc.api else self.clients[sc.user]
-        return client.get(sc.path, headers=self.request_headers(sc))
+        if sc.api:
+            # An API call carries the token alone, no session. One client for all of them: a
+            # new Client builds a new handler, whose WhiteNoise scans the static files again.
+            self.anonymous.cookies.clear()
+            return self.anonymous.get(sc.path, headers=self.request_headers(sc))
+        return self.clients[sc.user].get(sc.path, headers=self.request_headers(sc))
 
     def wire_headers(self, sc: Scenario) -> dict:
         """What wrk sends: the token, or the session cookie."""
