@@ -3,9 +3,12 @@
 Notifications are read-only: the worker owns them."""
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR
+from django.core.paginator import Paginator
 
 from repairshop.admin_site import ReadOnlyAdmin, ServiceWriteAdmin
 from tickets.models import Notification, Ticket
+from tickets.queries import counted_tickets
 
 # Form field -> the key the services take.
 SERVICE_KEYS = {"customer": "customer_id"}
@@ -35,6 +38,12 @@ def _service_data(form, names) -> dict:
             value = value.pk if value is not None else None
         data[SERVICE_KEYS.get(name, name)] = value
     return data
+
+
+class _CountedPaginator(Paginator):
+    def __init__(self, *args, total: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.__dict__["count"] = total  # Paginator.count is a cached_property
 
 
 @admin.register(Ticket)
@@ -91,6 +100,21 @@ class TicketAdmin(ServiceWriteAdmin):
         ),
     )
     show_full_result_count = False  # a second COUNT(*) over the whole table on every search
+    # As on the ticket pages; the default 100 rows made the changelist cost ~40 ms of CPU.
+    list_per_page = 25
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        """The unfiltered changelist (only sorting and paging in the URL) takes its total from
+        the trigger-kept counts (tickets.queries.counted_tickets) instead of a COUNT(*) of
+        every ticket on each view: ~15 ms at 200k tickets, ten times that at 2M."""
+        total = None
+        if set(request.GET) <= {ORDER_VAR, PAGE_VAR}:
+            total = counted_tickets()
+        if total is None:
+            return super().get_paginator(
+                request, queryset, per_page, orphans, allow_empty_first_page
+            )
+        return _CountedPaginator(queryset, per_page, orphans, allow_empty_first_page, total=total)
 
     def has_delete_permission(self, request, obj=None):
         return False  # this also takes "delete selected" off the actions
