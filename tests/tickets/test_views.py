@@ -479,6 +479,25 @@ def test_ticket_page_shows_everything(client, frontdesk, tickets):
     assert "Edit ticket" in body and "Mark completed" in body
 
 
+def test_ticket_page_budget_does_not_grow_with_the_timeline(client, frontdesk, tickets):
+    laptop = tickets["laptop"]
+    client.force_login(frontdesk)
+    client.get(f"/tickets/{laptop.pk}/")
+    few, _ = _queries(client, f"/tickets/{laptop.pk}/")
+    for n in range(10):
+        actor = factories.make_user()
+        ActivityLog.objects.create(
+            actor=actor,
+            action="ticket:update",
+            object_type="ticket",
+            object_id=laptop.pk,
+            metadata={"changes": {"category": {"old": str(n), "new": str(n + 1)}}},
+        )
+    many, response = _queries(client, f"/tickets/{laptop.pk}/")
+    assert "Category: 9 → 10" in _text(response)
+    assert few == many
+
+
 def test_edit_ticket_reassigns_and_shows_it_in_the_timeline(
     client, frontdesk, tickets, other_technician
 ):
