@@ -8,12 +8,33 @@ from accounts import roles
 from tests import factories
 
 
-def _is_transactional(request) -> bool:
-    marker = request.node.get_closest_marker("django_db")
+def _is_transactional(item) -> bool:
+    marker = item.get_closest_marker("django_db")
     return bool(
-        {"transactional_db", "live_server"} & set(request.fixturenames)
+        {"transactional_db", "live_server", "django_db_serialized_rollback"}
+        & set(getattr(item, "fixturenames", ()))
         or (marker is not None and marker.kwargs.get("transaction"))
     )
+
+
+def _is_serialized(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return "django_db_serialized_rollback" in getattr(item, "fixturenames", ()) or bool(
+        marker is not None and marker.kwargs.get("serialized_rollback")
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Among the transactional tests (pytest-django runs them together, after the others),
+    the serialized_rollback ones go first. A plain transactional test ends with a flush that
+    re-creates the content types under new ids, and a serialized test that followed it could
+    not load its snapshot (duplicate content type). A serialized test's own flush leaves the
+    tables empty, and role_groups_after_flush refills what the next tests need."""
+    positions = [i for i, item in enumerate(items) if _is_transactional(item)]
+    ordered = sorted((items[i] for i in positions), key=lambda item: not _is_serialized(item))
+    for i, item in zip(positions, ordered, strict=True):
+        items[i] = item
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +42,7 @@ def role_groups_after_flush(request):
     """A transactional test ends with a flush that deletes the role groups: they come from a
     data migration, which the flush does not replay. Before each transactional test, put
     them back as accounts.roles says (before the user fixtures, which look the groups up)."""
-    if not _is_transactional(request):
+    if not _is_transactional(request.node):
         return
     request.getfixturevalue("transactional_db")
     from django.apps import apps
