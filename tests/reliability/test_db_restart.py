@@ -1,7 +1,7 @@
 """Scenario 1: the database goes away under load and comes back (issue 7).
 
 Eight clients create tickets and customers over the API for 40 s; at second 15 the test stops
-its own PostgreSQL cluster (`pg_ctl stop -m fast`) and starts it again 12 s later. The outage
+its own PostgreSQL cluster (`pg_ctl stop -m fast`) and starts it again 14 s later. The outage
 is longer than the connection pool's wait (10 s), so requests during it do fail and /healthz
 does say 503; a plain `pg_ctl restart` takes 0.2 s and the pool's checks hide it completely.
 """
@@ -17,7 +17,7 @@ from tests.reliability import harness, workload
 
 DURATION = 40
 OUTAGE_AT = 15
-OUTAGE_SECONDS = 12
+OUTAGE_SECONDS = 14
 # Errors are accepted from requests still running when the database stopped until this long
 # after it came back (the pool reconnects with a back-off of 1, 2, 4 s).
 GRACE_SECONDS = 8
