@@ -85,3 +85,20 @@ def test_out_of_range_page_or_size_is_a_validation_error(page, page_size, field)
         paginate(ordered(), page=page, page_size=page_size)
     assert caught.value.code == "VALIDATION_ERROR"
     assert field in caught.value.details
+
+
+@pytest.mark.django_db
+def test_uncounted_pages_know_only_whether_there_is_more(django_assert_num_queries):
+    for n in range(7):
+        factories.make_customer(last_name=f"Uncounted{n}")
+    qs = Customer.objects.filter(last_name__startswith="Uncounted").order_by("last_name", "id")
+    with django_assert_num_queries(1):
+        first = paginate(qs, page=1, page_size=3, count=False)
+    assert [c.last_name for c in first.items] == ["Uncounted0", "Uncounted1", "Uncounted2"]
+    assert (first.total, first.total_pages, first.has_next_page) == (None, None, True)
+    last = paginate(qs, page=3, page_size=3, count=False)
+    assert (len(last.items), last.total, last.total_pages, last.has_next_page) == (1, 7, 3, False)
+    past = paginate(qs, page=9, page_size=3, count=False)
+    assert (past.items, past.total, past.has_prev_page) == ([], None, True)
+    small = paginate(qs, page=1, page_size=10, count=False)
+    assert (small.total, small.total_pages, small.has_next_page) == (7, 1, False)

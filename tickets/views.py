@@ -110,7 +110,14 @@ def ticket_list(request):
     )
     filters = filter_form.values()
     tickets = queries.ticket_list(user=request.user, filters=TicketFilterForm.to_query(filters))
-    page = paginate(tickets, page=int_param(request.GET.get("page"), 1), page_size=PAGE_SIZE)
+    # A search over all history is shown without a total: counting its matches costs many
+    # times the page (see paginate).
+    page = paginate(
+        tickets,
+        page=int_param(request.GET.get("page"), 1),
+        page_size=PAGE_SIZE,
+        count=not filters["search"],
+    )
     filter_customer = None
     if filters["customer_id"]:
         try:
