@@ -13,6 +13,7 @@ from customers.models import Customer
 from repairshop.pagination import paginate
 from repairshop.schemas import (
     COMMON_ERRORS,
+    AliasReader,
     ApiIn,
     ApiOut,
     ApiQuery,
@@ -69,7 +70,9 @@ class CustomerOut(ApiOut):
 
 def customer_out(customer: Customer) -> dict:
     """A customer as the API shows it (also CONFLICT's details.current)."""
-    return CustomerOut.model_validate(customer).model_dump(mode="json", by_alias=True)
+    return CustomerOut.model_validate(AliasReader(customer, CustomerOut)).model_dump(
+        mode="json", by_alias=True
+    )
 
 
 class CustomerBody(ApiOut):

@@ -33,6 +33,38 @@ class ApiOut(Schema):
     model_config = ConfigDict(alias_generator=camel, validate_by_name=True, validate_by_alias=True)
 
 
+class AliasReader:
+    """A model instance seen through a schema's camelCase aliases, for model_validate.
+
+    Validating a model instance, pydantic asks for each field by its alias first
+    ("customerId"); the instance has no such attribute, and ninja's getter then tries a
+    Django template Variable lookup before the plain name: 0.2 ms per ticket, 5 ms of CPU for
+    a page of 25 (the largest cost of GET /api/tickets, by cProfile). This answers the alias
+    with the attribute straight away; every other name is the instance's own, so resolvers
+    written for the instance work unchanged."""
+
+    __slots__ = ("_names", "_obj")
+
+    def __init__(self, obj: Any, schema: type[Schema]):
+        self._obj = obj
+        self._names = _alias_names(schema)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._obj, self._names.get(name, name))
+
+
+def _alias_names(schema: type[Schema]) -> dict[str, str]:
+    names = schema.__dict__.get("_alias_names_cache")
+    if names is None:
+        names = {
+            field.alias: name
+            for name, field in schema.model_fields.items()
+            if field.alias and field.alias != name
+        }
+        schema._alias_names_cache = names
+    return names
+
+
 class ApiIn(Schema):
     """Request bodies: camelCase names only, unknown fields refused (contract §1), and JSON
     types taken as they are ("5" is not a number, 1 is not true).

@@ -13,6 +13,7 @@ from repairshop.pagination import paginate
 from repairshop.schemas import (
     COMMON_ERRORS,
     NO_NUL_PATTERN,
+    AliasReader,
     ApiIn,
     ApiOut,
     ApiQuery,
@@ -88,7 +89,7 @@ class TicketOut(ApiOut):
 def ticket_out(ticket: Ticket, *, include_customer: bool = False) -> dict:
     """A ticket as the API shows it (also CONFLICT's details.current)."""
     return TicketOut.model_validate(
-        ticket, context={"include_customer": include_customer}
+        AliasReader(ticket, TicketOut), context={"include_customer": include_customer}
     ).model_dump(mode="json", by_alias=True)
 
 
