@@ -493,6 +493,19 @@ class ApiClient:
 # --- The invariant every scenario ends with ----------------------------------------------------
 
 
+def stranded_notifications(stack: Stack) -> list[tuple]:
+    """Pending notifications that no READY or RUNNING task will send (id, attempts, error,
+    statuses of their tasks)."""
+    return stack.sql(
+        "SELECT n.id, n.attempts, n.last_error, "
+        "  (SELECT string_agg(t.status, ',') FROM django_tasks_database_dbtaskresult t "
+        "   WHERE t.args_kwargs -> 'args' ->> 0 = n.id::text) "
+        "FROM tickets_notification n WHERE n.status = 'pending' AND NOT EXISTS ("
+        "  SELECT 1 FROM django_tasks_database_dbtaskresult t "
+        "  WHERE t.status IN ('READY', 'RUNNING') AND t.args_kwargs -> 'args' ->> 0 = n.id::text)"
+    )
+
+
 def check_invariant(stack: Stack, acknowledged_ticket_ids: set[int], *, exact: bool = True) -> dict:
     """Nothing acknowledged is lost, nothing unacknowledged half-exists (issue 7, "done when" 2):
     successful creates = ticket rows = ticket:create activity entries = notifications queued or
@@ -532,14 +545,7 @@ def check_invariant(stack: Stack, acknowledged_ticket_ids: set[int], *, exact: b
     assert not unnotified, f"assigned tickets without a queued or sent mail: {unnotified[:10]}"
     # Every pending notification has a task that will send it (the task row is written in the
     # same transaction as the notification; a retry enqueues the next one).
-    stranded = stack.sql(
-        "SELECT n.id, n.attempts, n.last_error, "
-        "  (SELECT string_agg(t.status, ',') FROM django_tasks_database_dbtaskresult t "
-        "   WHERE t.args_kwargs -> 'args' ->> 0 = n.id::text) "
-        "FROM tickets_notification n WHERE n.status = 'pending' AND NOT EXISTS ("
-        "  SELECT 1 FROM django_tasks_database_dbtaskresult t "
-        "  WHERE t.status IN ('READY', 'RUNNING') AND t.args_kwargs -> 'args' ->> 0 = n.id::text)"
-    )
+    stranded = stranded_notifications(stack)
     assert not stranded, f"pending notifications that no task will send: {stranded[:5]}"
     queued = stack.scalar(
         "SELECT count(*) FROM django_tasks_database_dbtaskresult "
