@@ -114,9 +114,15 @@ def test_database_restart_under_load(stack, report):
     drained_after = time.monotonic() - drain_started
     time.sleep(2)
     ids = stack.smtp.message_ids()
-    duplicates = {mid: n for mid, n in ids.items() if n > 1}
-    assert not duplicates, f"mails delivered twice: {list(duplicates)[:5]}"
-    assert sum(ids.values()) == stack.scalar("SELECT count(*) FROM tickets_notification")
+    keys = {str(k) for (k,) in stack.sql("SELECT key FROM tickets_notification")}
+    delivered_keys = {mid.strip("<>").split("@")[0] for mid in ids}
+    assert delivered_keys == keys, "a notification was not delivered, or a mail had no key"
+    # At least once, not exactly once: if the database dies after the SMTP server took a
+    # mail but before "sent" is committed, the retry sends it again. The copy carries the
+    # same Message-ID (the notification's key), so a mail client shows it once. One worker
+    # sends one mail at a time, so one outage can cause at most one such copy.
+    duplicates = sum(n - 1 for n in ids.values())
+    assert duplicates <= 1, f"{duplicates} duplicate mails: {ids.most_common(3)}"
 
     # 7. Every acknowledged write exists with its side effects, and nothing else does.
     tickets = {r.body["ticket"]["id"] for r in results if r.ok and r.path == "/api/tickets"}
@@ -157,6 +163,7 @@ def test_database_restart_under_load(stack, report):
         customers_created=len(customers),
         worker_restarts=stack.worker.restarts,
         mails_delivered=sum(ids.values()),
+        duplicate_mails_same_message_id=duplicates,
         stranded_by_outage_then_requeued=stranded_at_end,
         mail_backlog_drained_after_load_s=round(drained_after, 1),
         invariant=figures,
