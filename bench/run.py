@@ -318,21 +318,42 @@ def measure(prep: dict, names: list[str], args, env: dict, wrk: str) -> dict:
                 threads=args.threads,
             )
         rounds: dict[str, list[dict]] = {n: [] for n in ["floor", *runnable]}
+
+        def one_run(r: int, name: str, duration: float) -> dict:
+            one = run_wrk(
+                wrk, server, by_name[name],
+                duration=duration, connections=args.connections, threads=args.threads,
+            )  # fmt: skip
+            bad = (
+                f"  UNEXPECTED {one['unexpected']} (last {one['unexpected_status']})"
+                if one["unexpected"]
+                else ""
+            )
+            errs = f"  socket errors {one['socket_errors']}" if one["socket_errors"] else ""
+            log(f"round {r} {name:20s} {one['rps']:8.1f} req/s  p50 {one['p50_ms']:7.2f} ms  "
+                f"p99 {one['p99_ms']:7.2f} ms{bad}{errs}")  # fmt: skip
+            return one
+
         for r in range(1, args.rounds + 1):
-            for name in ["floor", *runnable]:
-                one = run_wrk(
-                    wrk, server, by_name[name],
-                    duration=args.duration, connections=args.connections, threads=args.threads,
-                )  # fmt: skip
-                rounds[name].append(one)
-                bad = (
-                    f"  UNEXPECTED {one['unexpected']} (last {one['unexpected_status']})"
-                    if one["unexpected"]
-                    else ""
+            if args.floor_each:
+                # floor, s1, floor, s2, ..., floor: each scenario against the mean of the two
+                # floors around it, so a change in the machine's load during the round
+                # (other work on a shared box) shifts both sides of the ratio alike.
+                floors = [one_run(r, "floor", args.floor_duration)]
+                for name in runnable:
+                    one = one_run(r, name, args.duration)
+                    floors.append(one_run(r, "floor", args.floor_duration))
+                    one["floor_rps"] = (floors[-2]["rps"] + floors[-1]["rps"]) / 2
+                    rounds[name].append(one)
+                rounds["floor"].append(
+                    {
+                        k: round(statistics.fmean(f[k] for f in floors), 2)
+                        for k in ("rps", "p50_ms", "p99_ms")
+                    }
                 )
-                errs = f"  socket errors {one['socket_errors']}" if one["socket_errors"] else ""
-                log(f"round {r} {name:20s} {one['rps']:8.1f} req/s  p50 {one['p50_ms']:7.2f} ms  "
-                    f"p99 {one['p99_ms']:7.2f} ms{bad}{errs}")  # fmt: skip
+            else:
+                for name in ["floor", *runnable]:
+                    rounds[name].append(one_run(r, name, args.duration))
         rss = server.peak_rss_mb()
     finally:
         server.stop()
@@ -357,7 +378,7 @@ def summarise(measured: dict, prep: dict) -> tuple[dict, dict]:
             "p50_ms": [x["p50_ms"] for x in runs],
             "p99_ms": [x["p99_ms"] for x in runs],
             "ratio": [
-                round(x["rps"] / f["rps"], 3) if f["rps"] else 0.0
+                round(x["rps"] / x.get("floor_rps", f["rps"]), 3) if f["rps"] else 0.0
                 for x, f in zip(runs, floor, strict=True)
             ],
             "queries": sc["queries"],
@@ -422,7 +443,12 @@ def markdown(result: dict) -> str:
         f"wrk {result['connections']} connections, {result['threads']} thread(s), "
         f"{result['rounds']} interleaved rounds of {result['duration_s']:g} s. "
         "Figures are medians over the rounds; the ratio is to the floor of the same round "
-        "(min to max in brackets).",
+        + (
+            "(measured just before and just after each scenario, the mean of the two) "
+            if result.get("floor_each")
+            else ""
+        )
+        + "(min to max in brackets).",
         "",
         "| scenario | req/s | p50 ms | p99 ms | ratio to floor | queries/request | target | met |",
         "|---|---:|---:|---:|---:|---:|---|---|",
@@ -591,6 +617,13 @@ def main(argv=None) -> int:
         help="wrk threads (1 leaves the cores to the server)",
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument(
+        "--floor-each",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure the floor before and after every scenario (default) or once per round",
+    )
+    parser.add_argument("--floor-duration", type=float, default=None, help="seconds (d/2)")
     parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument(
         "--database-url-base",
@@ -611,6 +644,7 @@ def main(argv=None) -> int:
         args.duration = args.duration or 5
     args.rounds = args.rounds or 3
     args.duration = args.duration or 10
+    args.floor_duration = args.floor_duration or max(1.0, args.duration / 2)
     out_dir = args.output_dir or (RESULTS if (args.smoke or args.quick or args.only) else DOCS)
 
     try:
@@ -653,6 +687,8 @@ def main(argv=None) -> int:
             "connections": args.connections,
             "threads": args.threads,
             "workers": args.workers,
+            "floor_each": args.floor_each,
+            "floor_duration_s": args.floor_duration,
             "floor": floor,
             "floor_queries": next(s["queries"] for s in prep["scenarios"] if s["name"] == "floor"),
             "scenarios": scen,
@@ -670,6 +706,12 @@ def main(argv=None) -> int:
                 result["scale"].append(
                     scale_entry(*run_scale(scale, list(SCALE_SCENARIOS), args, wrk, redis_url))
                 )
+        else:
+            # A main run alone keeps the scale table of the previous run in the same place.
+            previous = out_dir / "benchmarks.json"
+            with contextlib.suppress(OSError, ValueError):
+                if scale := json.loads(previous.read_text()).get("scale"):
+                    result["scale"] = scale
         write_outputs(result, out_dir)
         print(markdown(result))
         problems = [f"{n}: {s['error']}" for n, s in scen.items() if "error" in s]
