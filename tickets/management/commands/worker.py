@@ -91,6 +91,9 @@ class ResilientWorker(Worker):
                     requeue_stranded_notifications()
                     next_sweep = time.monotonic() + SWEEP_SECONDS
                 super().run()
+                if not self.startup_delay:
+                    # Each batch pass logs "Starting worker" / "No more tasks": once is enough.
+                    logging.getLogger("django_tasks_db").setLevel(logging.WARNING)
                 self.startup_delay = False
                 failures = 0
             except (DatabaseError, InterfaceError) as exc:
