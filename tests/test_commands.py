@@ -225,7 +225,7 @@ def test_demo_serves_the_shop_within_60_seconds(tmp_path):
         for username, *_ in demo.DEMO_USERS:
             assert username in printed
         assert (
-            "db_worker"
+            "manage.py worker"
             in subprocess.run(
                 ["ps", "-o", "args=", "--ppid", str(process.pid)], capture_output=True, text=True
             ).stdout

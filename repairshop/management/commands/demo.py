@@ -95,7 +95,7 @@ class Command(BaseCommand):
             [
                 sys.executable,
                 str(settings.BASE_DIR / "manage.py"),
-                "db_worker",
+                "worker",
                 "--no-reload",
                 "--no-startup-delay",
                 "--interval",
