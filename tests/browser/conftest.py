@@ -7,6 +7,7 @@ an uncaught script error fails the test that caused it.
 import os
 
 import pytest
+from django.test import Client
 
 # live_server runs Django in a thread beside Playwright's event loop.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -82,7 +83,7 @@ def console_problems():
 
 
 @pytest.fixture
-def open_page(browser, live_server, client, console_problems):
+def open_page(browser, live_server, console_problems):
     """open_page(user, path, viewport=DESKTOP) -> a Playwright page signed in as `user`.
 
     Signs in through the session cookie that Django's test client makes (force_login), so
@@ -90,6 +91,10 @@ def open_page(browser, live_server, client, console_problems):
     contexts = []
 
     def _open(user, path="/", *, viewport=None):
+        # A fresh client per page: force_login on a shared client would flush the session of
+        # the page opened before (a different user), and that page's next poll would be sent
+        # to the sign-in page mid-test.
+        client = Client()
         client.force_login(user)
         context = browser.new_context(viewport=viewport or DESKTOP, base_url=live_server.url)
         context.set_default_timeout(10_000)
