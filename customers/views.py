@@ -17,6 +17,7 @@ from repairshop.errors import DomainError
 from repairshop.pages import (
     activity_timeline,
     add_domain_error,
+    form_after_refusal,
     int_param,
     list_params,
     page_login_required,
@@ -130,19 +131,7 @@ def customer_edit(request, customer_id: int):
                 expected_updated_at=form.expected_updated_at(),
             )
         except DomainError as error:
-            if error.status == 403:
-                raise
-            if error.code == errors.CONFLICT:
-                # Keep what was typed, show what is stored now; saving again overwrites
-                # knowingly, because the form now carries the current updatedAt.
-                conflict = error.details["current"]
-                data = request.POST.copy()
-                data["updated_at"] = conflict.updated_at.isoformat()
-                form = CustomerForm(data)
-                form.is_valid()
-                form.add_error(None, error.message)
-            else:
-                add_domain_error(form, error)
+            form, conflict = form_after_refusal(form, error, request)
         else:
             messages.success(request, "Changes saved.")
             return redirect("customers:detail", customer_id=customer.pk)

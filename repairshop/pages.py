@@ -11,6 +11,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django_htmx.http import HttpResponseClientRedirect
 
+from repairshop import errors
 from repairshop.errors import DomainError
 from repairshop.models import ActivityLog
 
@@ -64,6 +65,26 @@ def add_domain_error(form, error: DomainError, *, field_map: dict[str, str] | No
     if not placed:
         name = field_map.get(error.field, error.field) if error.field else None
         form.add_error(name if name in form.fields else None, error.message)
+
+
+def form_after_refusal(form, error: DomainError, request):
+    """Puts a refused write on the edit form and returns (form, conflict).
+
+    A stale edit (CONFLICT) keeps what was typed and shows what is stored now: the new form
+    carries the current updatedAt, so saving again is a deliberate overwrite. A permission
+    error is not a form error: it goes on to the 403 page."""
+    if error.status == 403:
+        raise error
+    if error.code != errors.CONFLICT:
+        add_domain_error(form, error)
+        return form, None
+    current = error.details["current"]
+    data = request.POST.copy()
+    data["updated_at"] = current.updated_at.isoformat()
+    fresh = type(form)(data)
+    fresh.is_valid()
+    fresh.add_error(None, error.message)
+    return fresh, current
 
 
 def list_params(request, *, drop=("v",)):

@@ -26,6 +26,7 @@ from repairshop.errors import DomainError
 from repairshop.pages import (
     activity_timeline,
     add_domain_error,
+    form_after_refusal,
     int_param,
     list_params,
     page_login_required,
@@ -297,19 +298,7 @@ def ticket_detail(request, ticket_id: int):
                     expected_updated_at=form.expected_updated_at(),
                 )
             except DomainError as error:
-                if error.status == 403:
-                    raise
-                if error.code == errors.CONFLICT:
-                    # Keep what was typed and show what is stored now; saving again is then
-                    # a deliberate overwrite (the form carries the current updatedAt).
-                    conflict = error.details["current"]
-                    post = request.POST.copy()
-                    post["updated_at"] = conflict.updated_at.isoformat()
-                    form = TicketEditForm(post)
-                    form.is_valid()
-                    form.add_error(None, error.message)
-                else:
-                    add_domain_error(form, error)
+                form, conflict = form_after_refusal(form, error, request)
             else:
                 messages.success(request, "Ticket saved.")
                 return redirect("tickets:detail", ticket_id=ticket.pk)
