@@ -63,6 +63,13 @@ def role_groups_after_flush(request):
         )
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # The cast of users is created for nearly every test, and failed logins hash too: the
+    # production hasher (PBKDF2) would dominate the run time and tests nothing of ours.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def manager(db):
     return factories.make_user(username="manager", roles=[roles.MANAGER], first_name="Mona")

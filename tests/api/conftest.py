@@ -42,12 +42,6 @@ class ApiClient:
         return self._call("put", path, body, **kw)
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The cast of users is made for every test; PBKDF2 would dominate the run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def as_manager(manager):
     return ApiClient(factories.make_token(manager))

@@ -27,11 +27,6 @@ TABLET = {"width": 800, "height": 1280}
 ASSET_TYPES = {"stylesheet", "script", "image", "font"}
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture(scope="module")
 def browser():
     """One Chromium per test module. Not per session: a sync Playwright left running holds

@@ -25,12 +25,6 @@ def _delete_redis_counters(settings):
         caches[alias].delete_pattern(f"{getattr(settings, 'RATELIMIT_CACHE_PREFIX', 'rl:')}*")
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    """Failed logins hash a password too; the slow production hasher adds nothing here."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def site_data(manager, technician, frontdesk, viewer):
     """One of everything, so that every route of the crawl has an object to show."""

@@ -9,12 +9,6 @@ import pytest
 from aiosmtpd.controller import Controller
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    # The cast of users is created for nearly every test; PBKDF2 would dominate the run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
