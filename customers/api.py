@@ -5,8 +5,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from django.http import HttpRequest
-from ninja import Path, Query, Router
-from pydantic import AfterValidator, Field, Strict, WithJsonSchema
+from ninja import Query, Router
+from pydantic import AfterValidator, Field, Strict
 
 from customers import queries, services
 from customers.models import Customer
@@ -19,6 +19,7 @@ from repairshop.schemas import (
     ApiQuery,
     ListMetadata,
     Metadata,
+    ObjectId,
     PaginationOut,
     QueryBool,
     Timestamp,
@@ -160,12 +161,7 @@ _SORT_FIELDS = {
     "email": "email",
     "createdAt": "created_at",
 }
-CustomerId = Annotated[
-    int,
-    # Any other number is simply no such object (404), as an unknown URL is.
-    Path(),
-    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 2**63 - 1}),
-]
+CustomerId = ObjectId
 
 
 # ---- operations ----------------------------------------------------------------------------

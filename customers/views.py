@@ -21,8 +21,7 @@ from repairshop.pages import (
     int_param,
     list_params,
     page_login_required,
-    vary_on_htmx,
-    wants_fragment,
+    render_page_or_fragment,
 )
 from repairshop.pagination import paginate
 from tickets.queries import TicketFilters, ticket_list
@@ -61,10 +60,9 @@ def customer_list(request):
         "filter_form": CustomerFilterForm(request.GET),
         "params": list_params(request),
     }
-    template = "customers/customer_list.html"
-    if wants_fragment(request):
-        template += "#customer-results"
-    return vary_on_htmx(render(request, template, context))
+    return render_page_or_fragment(
+        request, "customers/customer_list.html", "customer-results", context
+    )
 
 
 @page_login_required

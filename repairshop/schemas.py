@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from django.conf import settings
 from django.http import JsonResponse
-from ninja import Schema
+from ninja import Path, Schema
 from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 _SNAKE_PART = re.compile(r"_([a-z0-9])")
@@ -246,3 +246,12 @@ def error_responses(*statuses: int) -> dict[int, type[Schema]]:
 
 # Every authenticated operation can answer these.
 COMMON_ERRORS = (400, 401, 403, 429, 500, 503)
+
+
+# A path id: any positive number the database can hold. Another number is simply no such
+# object (404), as an unknown URL is.
+ObjectId = Annotated[
+    int,
+    Path(),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 2**63 - 1}),
+]

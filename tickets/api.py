@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
-from ninja import Path, Query, Router
+from ninja import Query, Router
 from pydantic import Field, Strict, WithJsonSchema
 
 from accounts import permissions
@@ -20,6 +20,7 @@ from repairshop.schemas import (
     JsonId,
     ListMetadata,
     Metadata,
+    ObjectId,
     PaginationOut,
     QueryBool,
     Timestamp,
@@ -211,12 +212,7 @@ _SORT_FIELDS = {
     "updatedAt": "updated_at",
     "priority": "priority",
 }
-TicketId = Annotated[
-    int,
-    # Any other number is simply no such object (404), as an unknown URL is.
-    Path(),
-    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 2**63 - 1}),
-]
+TicketId = ObjectId
 
 
 def _tech_from_email(request: HttpRequest, data: dict[str, Any], *, allowed: bool, action: str):

@@ -30,6 +30,7 @@ from repairshop.pages import (
     int_param,
     list_params,
     page_login_required,
+    render_page_or_fragment,
     vary_on_htmx,
     wants_fragment,
 )
@@ -137,10 +138,7 @@ def ticket_list(request):
         "version": version,
         "row_next": _list_url(request),
     }
-    template = "tickets/ticket_list.html"
-    if wants_fragment(request):
-        template += "#ticket-results"
-    return vary_on_htmx(render(request, template, context))
+    return render_page_or_fragment(request, "tickets/ticket_list.html", "ticket-results", context)
 
 
 @page_login_required
@@ -160,10 +158,7 @@ def technician_queue(request):
         "version": version,
         "row_next": _list_url(request),
     }
-    template = "tickets/queue.html"
-    if wants_fragment(request):
-        template += "#ticket-results"
-    return vary_on_htmx(render(request, template, context))
+    return render_page_or_fragment(request, "tickets/queue.html", "ticket-results", context)
 
 
 def _picker_customers(request, search: str):
