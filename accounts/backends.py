@@ -8,9 +8,17 @@ precompiled SQL statement (~0.1 ms) and stores it where ModelBackend keeps it
 (`user._perm_cache`), so ModelBackend and the SSO backend (its subclass) answer from it.
 
 It never authenticates anyone and holds no rule of its own: the result is exactly
-ModelBackend's (active users only, superusers are left to ModelBackend), read fresh for each
-request like ModelBackend does. It goes first in AUTHENTICATION_BACKENDS.
+ModelBackend's (active users only, superusers are left to ModelBackend). It goes first in
+AUTHENTICATION_BACKENDS.
+
+Each process also remembers the set per (user id, updated_at): the user row is read on every
+request anyway, and updated_at moves with every change of the user's groups or permissions
+or of their groups' permissions (accounts.signals), so a remembered set is never out of date
+and a request of a known user costs no permission query at all.
 """
+
+import threading
+from collections import OrderedDict
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -37,6 +45,39 @@ def _permissions_sql() -> str:
     )
 
 
+_REMEMBERED_USERS = 512
+
+
+class RememberedPerUser:
+    """A small LRU map (user id, updated_at) -> what was read about that user."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._sets: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            found = self._sets.get(key)
+            if found is not None:
+                self._sets.move_to_end(key)
+            return found
+
+    def put(self, key, permissions: frozenset) -> None:
+        with self._lock:
+            self._sets[key] = permissions
+            self._sets.move_to_end(key)
+            while len(self._sets) > self._size:
+                self._sets.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sets.clear()
+
+
+remembered = RememberedPerUser(_REMEMBERED_USERS)
+
+
 class PermissionLookupBackend:
     """Not a BaseBackend on purpose: without get_user() it is never the backend a session
     is bound to (force_login and login() pick the first backend that has one)."""
@@ -55,9 +96,17 @@ class PermissionLookupBackend:
         if user_obj.is_superuser:
             return set()  # ModelBackend answers for superusers (every permission)
         if not hasattr(user_obj, "_perm_cache"):
-            if PermissionLookupBackend._sql is None:
-                PermissionLookupBackend._sql = _permissions_sql()
-            with connection.cursor() as cursor:
-                cursor.execute(PermissionLookupBackend._sql, [user_obj.pk, user_obj.pk])
-                user_obj._perm_cache = {f"{app}.{codename}" for app, codename in cursor}
+            # A user built in memory (no updated_at yet) is never remembered.
+            key = (user_obj.pk, user_obj.updated_at) if user_obj.updated_at else None
+            known = remembered.get(key) if key else None
+            if known is None:
+                if PermissionLookupBackend._sql is None:
+                    PermissionLookupBackend._sql = _permissions_sql()
+                with connection.cursor() as cursor:
+                    cursor.execute(PermissionLookupBackend._sql, [user_obj.pk, user_obj.pk])
+                    known = frozenset(f"{app}.{codename}" for app, codename in cursor)
+                if key:
+                    remembered.put(key, known)
+            # ModelBackend's own cache is a set it may extend: give it a copy.
+            user_obj._perm_cache = set(known)
         return user_obj._perm_cache

@@ -23,6 +23,10 @@ class User(AbstractUser):
     oidc_subject = models.CharField(max_length=255, blank=True, default="")
     # When this technician last got a ticket: the auto-assignment tie-break (contract §5).
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by every save and by any change of the user's groups or permissions
+    # (accounts.signals): the lists' data version covers users through it (a technician's
+    # name is on every row), and a user's permissions are remembered per (id, updated_at).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         permissions = [("access_admin", "Can use the Django admin")]

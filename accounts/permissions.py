@@ -10,6 +10,8 @@ import logging
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from accounts import roles
+from accounts.backends import RememberedPerUser
 from repairshop import errors
 from repairshop.errors import DomainError
 
@@ -30,6 +32,9 @@ class NotFound(DomainError, Http404):
 
     def __init__(self, message: str = "Not found"):
         super().__init__(errors.NOT_FOUND, message)
+
+
+remembered_technicians = RememberedPerUser(512)
 
 
 def _has(user, perm: str) -> bool:
@@ -88,6 +93,21 @@ def can_change_status(user, ticket) -> bool:
 
 def can_change_any_status(user) -> bool:
     return _has(user, "tickets.update_all_tickets")
+
+
+def is_technician(user) -> bool:
+    """A member of the technicians' group: has a queue, can be assigned tickets. Remembered
+    per (user id, updated_at) like the permissions (accounts.backends): group changes move
+    updated_at."""
+    if not (user and user.is_authenticated):
+        return False
+    key = (user.pk, user.updated_at) if user.updated_at else None
+    known = remembered_technicians.get(key) if key else None
+    if known is None:
+        known = user.groups.filter(name=roles.TECHNICIAN).exists()
+        if key:
+            remembered_technicians.put(key, known)
+    return known
 
 
 def can_use_admin(user) -> bool:

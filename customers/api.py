@@ -24,15 +24,16 @@ from repairshop.schemas import (
     QueryBool,
     Timestamp,
     error_responses,
-    list_metadata,
     metadata,
     optional_text,
     pagination,
     phone_pattern_check,
     required_text,
     respond,
+    respond_list,
 )
 from repairshop.validation import COUNTRY_CODES
+from tickets.queries import tickets_version
 
 router = Router(by_alias=True)
 
@@ -174,24 +175,28 @@ CustomerId = ObjectId
 def list_customers(request: HttpRequest, params: Query[CustomerListQuery]):
     """Search, filter, sort and page through the customers."""
     search = params.search.strip() if params.search and params.search.strip() else None
-    customers = queries.customer_list(
-        user=request.auth,
-        search=search,
-        active=params.active,
-        sort_by=_SORT_FIELDS[params.sort_by],
-        sort_order=params.sort_order,
-        include_ticket_count=bool(params.include_tickets),
-    )
-    page = paginate(customers, page=params.page, page_size=params.page_size)
-    filters = {"search": search, "active": params.active}
-    return respond(
-        {
+    # With includeTickets the rows carry ticket counts: the tickets' data version covers
+    # customers, tickets and staff.
+    version = tickets_version(user=request.auth)
+
+    def build():
+        customers = queries.customer_list(
+            user=request.auth,
+            search=search,
+            active=params.active,
+            sort_by=_SORT_FIELDS[params.sort_by],
+            sort_order=params.sort_order,
+            include_ticket_count=bool(params.include_tickets),
+        )
+        page = paginate(customers, page=params.page, page_size=params.page_size)
+        filters = {"search": search, "active": params.active}
+        return {
             "customers": [customer_out(c) for c in page.items],
             "pagination": pagination(page),
             "filters": {k: v for k, v in filters.items() if v is not None},
-            "metadata": list_metadata(request),
         }
-    )
+
+    return respond_list(request, version=version, scope="all", build=build)
 
 
 @router.post(

@@ -21,10 +21,10 @@ from repairshop.pages import (
     int_param,
     list_params,
     page_login_required,
-    render_page_or_fragment,
+    render_list,
 )
 from repairshop.pagination import paginate
-from tickets.queries import TicketFilters, ticket_list
+from tickets.queries import TicketFilters, ticket_list, tickets_version
 
 CUSTOMER_TICKETS_SHOWN = 20
 
@@ -43,25 +43,34 @@ def _refuse(user, *, allowed: bool, action: str, request, object_id=None):
 @require_GET
 def customer_list(request):
     """Search as you type, active filter, sortable columns, pages; htmx gets the results."""
-    filters = CustomerFilterForm(request.GET).values()
-    customers = queries.customer_list(
-        user=request.user,
-        search=filters["search"],
-        active=filters["active"],
-        sort_by=filters["sort_field"],
-        sort_order=filters["sort_order"],
-        include_ticket_count=True,
-    )
-    page = paginate(customers, page=int_param(request.GET.get("page"), 1), page_size=PAGE_SIZE)
-    context = {
-        "nav": "customers",
-        "page": page,
-        "filters": filters,
-        "filter_form": CustomerFilterForm(request.GET),
-        "params": list_params(request),
-    }
-    return render_page_or_fragment(
-        request, "customers/customer_list.html", "customer-results", context
+    # Rows show ticket counts: the tickets' data version covers customers, tickets and staff.
+    version = tickets_version(user=request.user)
+
+    def context():
+        filters = CustomerFilterForm(request.GET).values()
+        customers = queries.customer_list(
+            user=request.user,
+            search=filters["search"],
+            active=filters["active"],
+            sort_by=filters["sort_field"],
+            sort_order=filters["sort_order"],
+            include_ticket_count=True,
+        )
+        page = paginate(customers, page=int_param(request.GET.get("page"), 1), page_size=PAGE_SIZE)
+        return {
+            "nav": "customers",
+            "page": page,
+            "filters": filters,
+            "filter_form": CustomerFilterForm(request.GET),
+            "params": list_params(request),
+        }
+
+    return render_list(
+        request,
+        template="customers/customer_list.html",
+        fragment="customer-results",
+        version=version,
+        context=context,
     )
 
 

@@ -4,7 +4,7 @@ from functools import cached_property
 
 from django.conf import settings
 
-from accounts import permissions, roles
+from accounts import permissions
 
 
 class RoleChecks:
@@ -55,10 +55,7 @@ class RoleChecks:
     @cached_property
     def see_queue(self):
         """ "My queue" is the technicians' page."""
-        user = self._user
-        if not (user and user.is_authenticated):
-            return False
-        return user.groups.filter(name=roles.TECHNICIAN).exists()
+        return permissions.is_technician(self._user)
 
 
 def shop(request):

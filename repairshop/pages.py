@@ -6,12 +6,15 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse
 from django.shortcuts import render, resolve_url
+from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from repairshop import errors
+from repairshop import errors, rendered
 from repairshop.errors import DomainError
 from repairshop.models import ActivityLog
 
@@ -53,6 +56,51 @@ def render_page_or_fragment(request, template: str, fragment: str, context: dict
     if wants_fragment(request):
         template = f"{template}#{fragment}"
     return vary_on_htmx(render(request, template, context))
+
+
+def render_list(request, *, template: str, fragment: str, version: str, context, scope=""):
+    """A list page, or for an htmx request its results (the partial named `fragment`), each
+    remembered per data version (repairshop.rendered).
+
+    The results depend on the version, the URL, the user's permissions and `scope` (whose
+    rows the user may see, when that is not everyone's): users who share those share the
+    rendered results. The page around them (name, navigation, filters) is remembered per
+    user, except when it carries messages. `context` is a function returning the template
+    context: it runs only when something has to be rendered."""
+    user = request.user
+    shared = (
+        template,
+        version,
+        scope,
+        rendered.permissions_key(user),
+        request.path,
+        list_params(request).urlencode(),
+    )
+    built = {}
+
+    def full_context():
+        if not built:
+            built.update(context(), **rendered.SLOT_CONTEXT)
+        return built
+
+    results = rendered.remembered(
+        rendered.cache_key("results", fragment, *shared),
+        lambda: render_to_string(f"{template}#{fragment}", full_context(), request),
+    )
+    if wants_fragment(request):
+        text = results
+    else:
+
+        def page():
+            # The results were rendered (and escaped) by the template engine just above.
+            safe_results = mark_safe(results)  # noqa: S308
+            return render_to_string(template, {**full_context(), "results": safe_results}, request)
+
+        if rendered.has_pending_messages(request):
+            text = page()
+        else:
+            text = rendered.remembered(rendered.cache_key("page", user.pk, *shared), page)
+    return vary_on_htmx(HttpResponse(rendered.fill_slots(request, text)))
 
 
 def add_domain_error(form, error: DomainError, *, field_map: dict[str, str] | None = None):

@@ -1,15 +1,19 @@
 """The API's wire format: camelCase schemas, the metadata block, pagination and the error
 envelope of contract §2-§3, shared by every app's router."""
 
+import json
 import re
 import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse, JsonResponse
 from ninja import Path, Schema
 from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from repairshop import rendered
 
 _SNAKE_PART = re.compile(r"_([a-z0-9])")
 
@@ -171,6 +175,26 @@ Timestamp = Annotated[
 def respond(body: dict[str, Any], *, status: int = 200) -> JsonResponse:
     """A success body that the router's schemas describe, already in wire form."""
     return JsonResponse(body, status=status)
+
+
+def respond_list(request, *, version: str, scope: str, build) -> HttpResponse:
+    """A list body whose data (everything but `metadata`) is remembered per data version
+    (repairshop.rendered), keyed by the query, the caller's permissions and `scope` (whose
+    rows they may see). `build` returns that data as a dict, in wire form; it runs only when
+    nothing is remembered. The metadata (timestamp, request id, response time) is the
+    request's own."""
+    key = rendered.cache_key(
+        "api",
+        version,
+        scope,
+        rendered.permissions_key(request.auth),
+        request.path,
+        request.META.get("QUERY_STRING", ""),
+    )
+    # The JSON object without its closing brace: the metadata member goes after it.
+    data = rendered.remembered(key, lambda: json.dumps(build(), cls=DjangoJSONEncoder)[:-1])
+    metadata = json.dumps(list_metadata(request), cls=DjangoJSONEncoder)
+    return HttpResponse(f'{data}, "metadata": {metadata}}}', content_type="application/json")
 
 
 # ---- success bodies (contract §2) ---------------------------------------------------------

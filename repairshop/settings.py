@@ -176,6 +176,16 @@ else:
     SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003"]
     RATELIMIT_USE_CACHE = "default"
 
+# Rendered lists and API pages keyed by the data version (repairshop.rendered): per process,
+# so serving one costs no round trip; the version in the key keeps processes consistent.
+# ~50 kB an entry: at most ~15 MB a process.
+CACHES["rendered"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "rendered",
+    "TIMEOUT": env.int("RENDERED_CACHE_SECONDS", default=600),
+    "OPTIONS": {"MAX_ENTRIES": 300, "CULL_FREQUENCY": 3},
+}
+
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATE_LIMIT_LOGIN_IP = env.str("RATE_LIMIT_LOGIN_IP", default="10/m")
 RATE_LIMIT_LOGIN_USER = env.str("RATE_LIMIT_LOGIN_USER", default="5/15m")

@@ -64,6 +64,21 @@ def role_groups_after_flush(request):
 
 
 @pytest.fixture(autouse=True)
+def forget_rendered_and_permissions():
+    """Each test starts with nothing remembered in this process: no rendered list
+    (repairshop.rendered) and no user's permissions (accounts.backends). Both are keyed by
+    what they depend on, but a rolled-back test can repeat ids and timestamps."""
+    from django.core.cache import caches
+
+    from accounts.backends import remembered
+    from accounts.permissions import remembered_technicians
+
+    caches["rendered"].clear()
+    remembered.clear()
+    remembered_technicians.clear()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     # The cast of users is created for nearly every test, and failed logins hash too: the
     # production hasher (PBKDF2) would dominate the run time and tests nothing of ours.

@@ -25,12 +25,12 @@ from repairshop.schemas import (
     QueryBool,
     Timestamp,
     error_responses,
-    list_metadata,
     metadata,
     optional_text,
     pagination,
     required_text,
     respond,
+    respond_list,
 )
 from tickets import queries, services
 from tickets.models import Priority, Ticket
@@ -253,8 +253,7 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
         sort_by=_SORT_FIELDS[params.sort_by],
         sort_order=params.sort_order,
     )
-    tickets = queries.ticket_list(user=request.auth, filters=filters)
-    page = paginate(tickets, page=params.page, page_size=params.page_size)
+    version = queries.tickets_version(user=request.auth)
     given = {
         "search": search,
         "completed": params.completed,
@@ -265,14 +264,18 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
         "dateTo": date_to,
     }
     include_customer = bool(params.include_customer)
-    return respond(
-        {
+
+    def build():
+        tickets = queries.ticket_list(user=request.auth, filters=filters)
+        page = paginate(tickets, page=params.page, page_size=params.page_size)
+        return {
             "tickets": [ticket_out(t, include_customer=include_customer) for t in page.items],
             "pagination": pagination(page),
             "filters": {k: v for k, v in given.items() if v is not None},
-            "metadata": list_metadata(request),
         }
-    )
+
+    scope = "all" if permissions.can_view_all_tickets(request.auth) else f"tech:{request.auth.pk}"
+    return respond_list(request, version=version, scope=scope, build=build)
 
 
 @router.post(

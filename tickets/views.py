@@ -16,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from accounts import permissions, roles
+from accounts import permissions
 from accounts.permissions import AccessDenied
 from customers import queries as customer_queries
 from customers import services as customer_services
@@ -30,7 +30,7 @@ from repairshop.pages import (
     int_param,
     list_params,
     page_login_required,
-    render_page_or_fragment,
+    render_list,
     vary_on_htmx,
     wants_fragment,
 )
@@ -47,10 +47,6 @@ from tickets.forms import (
 QUEUE_PAGE_SIZE = 50
 PICKER_RESULTS = 8
 TICKETS_CHANGED = "tickets-changed"
-
-
-def _is_technician(user) -> bool:
-    return user.groups.filter(name=roles.TECHNICIAN).exists()
 
 
 def _refuse(user, *, allowed: bool, action: str, request, object_id=None):
@@ -92,7 +88,7 @@ def _safe_next(request, fallback: str) -> str:
 @require_GET
 def home(request):
     """Technicians land on their queue, everyone else on the ticket list (contract §11)."""
-    if _is_technician(request.user):
+    if permissions.is_technician(request.user):
         return redirect("tickets:queue")
     return redirect("tickets:list")
 
@@ -107,38 +103,54 @@ def ticket_list(request):
     # The version is read before the rows: a change in between costs one extra refresh,
     # never a missed one.
     version = queries.tickets_version(user=request.user)
-    filter_form = TicketFilterForm(
-        request.GET, technicians=permissions.can_view_all_tickets(request.user)
+
+    def context():
+        filter_form = TicketFilterForm(
+            request.GET, technicians=permissions.can_view_all_tickets(request.user)
+        )
+        filters = filter_form.values()
+        tickets = queries.ticket_list(user=request.user, filters=TicketFilterForm.to_query(filters))
+        # A search over all history is shown without a total: counting its matches costs
+        # many times the page (see paginate).
+        page = paginate(
+            tickets,
+            page=int_param(request.GET.get("page"), 1),
+            page_size=PAGE_SIZE,
+            count=not filters["search"],
+        )
+        return {
+            "nav": "tickets",
+            "page": page,
+            "filters": filters,
+            "filter_form": filter_form,
+            "filter_customer": _filter_customer(request, filters["customer_id"]),
+            "params": list_params(request),
+            "version": version,
+            "row_next": _list_url(request),
+        }
+
+    return render_list(
+        request,
+        template="tickets/ticket_list.html",
+        fragment="ticket-results",
+        version=version,
+        context=context,
+        scope=_visibility_scope(request.user),
     )
-    filters = filter_form.values()
-    tickets = queries.ticket_list(user=request.user, filters=TicketFilterForm.to_query(filters))
-    # A search over all history is shown without a total: counting its matches costs many
-    # times the page (see paginate).
-    page = paginate(
-        tickets,
-        page=int_param(request.GET.get("page"), 1),
-        page_size=PAGE_SIZE,
-        count=not filters["search"],
-    )
-    filter_customer = None
-    if filters["customer_id"]:
-        try:
-            filter_customer = customer_queries.customer_get(
-                user=request.user, customer_id=filters["customer_id"]
-            )
-        except DomainError:
-            filter_customer = None
-    context = {
-        "nav": "tickets",
-        "page": page,
-        "filters": filters,
-        "filter_form": filter_form,
-        "filter_customer": filter_customer,
-        "params": list_params(request),
-        "version": version,
-        "row_next": _list_url(request),
-    }
-    return render_page_or_fragment(request, "tickets/ticket_list.html", "ticket-results", context)
+
+
+def _filter_customer(request, customer_id):
+    if not customer_id:
+        return None
+    try:
+        return customer_queries.customer_get(user=request.user, customer_id=customer_id)
+    except DomainError:
+        return None
+
+
+def _visibility_scope(user) -> str:
+    """Whose tickets the user sees: everyone's, or only their own."""
+    return "all" if permissions.can_view_all_tickets(user) else f"tech:{user.pk}"
 
 
 @page_login_required
@@ -149,16 +161,28 @@ def technician_queue(request):
     if unchanged:
         return unchanged
     version = queries.tickets_version(user=request.user)
-    tickets = queries.technician_queue(user=request.user)
-    page = paginate(tickets, page=int_param(request.GET.get("page"), 1), page_size=QUEUE_PAGE_SIZE)
-    context = {
-        "nav": "queue",
-        "page": page,
-        "params": list_params(request),
-        "version": version,
-        "row_next": _list_url(request),
-    }
-    return render_page_or_fragment(request, "tickets/queue.html", "ticket-results", context)
+
+    def context():
+        tickets = queries.technician_queue(user=request.user)
+        page = paginate(
+            tickets, page=int_param(request.GET.get("page"), 1), page_size=QUEUE_PAGE_SIZE
+        )
+        return {
+            "nav": "queue",
+            "page": page,
+            "params": list_params(request),
+            "version": version,
+            "row_next": _list_url(request),
+        }
+
+    return render_list(
+        request,
+        template="tickets/queue.html",
+        fragment="ticket-results",
+        version=version,
+        context=context,
+        scope=f"tech:{request.user.pk}",  # a queue is its technician's own
+    )
 
 
 def _picker_customers(request, search: str):

@@ -81,6 +81,7 @@ def redis_settings(settings, own_redis):
             "KEY_PREFIX": KEY_PREFIX,
             "OPTIONS": options,
         },
+        "rendered": settings.CACHES["rendered"],
     }
     settings.RATELIMIT_USE_CACHE = "ratelimit"
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
