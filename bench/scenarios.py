@@ -52,8 +52,9 @@ def scenarios(surname: str) -> list[Scenario]:
                  "/tickets/?search=paper+jam"),
         Scenario("customer_search", f"Customer search by name ({surname!r})", "frontdesk",
                  f"/customers/?{search}"),
+        # As app.js sends its timed poll (static/js/app.js, X-Poll).
         Scenario("poll_unchanged", "Unchanged poll of the ticket list (204)", "frontdesk",
-                 "", {"HX-Request": "true"}, status=204),
+                 "", {"HX-Request": "true", "X-Poll": "timer"}, status=204),
         Scenario("api_list", "API ticket list (pageSize=25)", "frontdesk",
                  "/api/tickets?pageSize=25", api=True),
         Scenario("api_customer_search", f"API customer search ({surname!r})", "frontdesk",

@@ -74,7 +74,7 @@ def render_list(request, *, template: str, fragment: str, version: str, context,
         scope,
         rendered.permissions_key(user),
         request.path,
-        list_params(request).urlencode(),
+        request.META.get("QUERY_STRING", ""),
     )
     built = {}
 

@@ -301,6 +301,9 @@ STORAGES = {
 
 # --- The shop's own settings -------------------------------------------------------------------
 POLL_INTERVAL_SECONDS = env.int("POLL_INTERVAL_SECONDS", default=30)
+# A timed poll may be answered "no change" from a data version this process read up to this
+# many seconds ago (tickets.queries.polled_version); 0 reads it on every poll.
+POLL_VERSION_MAX_AGE = env.float("POLL_VERSION_MAX_AGE", default=1.0)
 API_VERSION = "1.0"
 
 # --- Logging: every line carries the request id --------------------------------------------------

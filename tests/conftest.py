@@ -66,13 +66,16 @@ def role_groups_after_flush(request):
 @pytest.fixture(autouse=True)
 def forget_rendered_and_permissions():
     """Each test starts with nothing remembered in this process: no rendered list
-    (repairshop.rendered) and no user's permissions (accounts.backends). Both are keyed by
-    what they depend on, but a rolled-back test can repeat ids and timestamps."""
+    (repairshop.rendered), no user's permissions (accounts.backends), no polled version.
+    They are keyed by what they depend on, but a rolled-back test can repeat ids and
+    timestamps."""
     from django.core.cache import caches
 
     from accounts.backends import remembered
     from accounts.permissions import remembered_technicians
+    from tickets.queries import forget_polled_version
 
+    forget_polled_version()
     caches["rendered"].clear()
     remembered.clear()
     remembered_technicians.clear()

@@ -4,6 +4,8 @@ visibility rule (a technician sees only their own tickets) is applied here, once
 
 import hashlib
 import re
+import threading
+import time as monotonic_clock
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -254,3 +256,43 @@ def tickets_version(*, user) -> str:
         last_id, last_change, last_customer_change, last_user_change = cursor.fetchone()
     raw = f"{last_id}|{last_change}|{last_customer_change}|{last_user_change}"
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+class _PolledVersion:
+    """This process's latest tickets_version and when it was read."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._value: str | None = None
+        self._read_at = 0.0
+
+    def get(self, *, max_age: float) -> str:
+        now = monotonic_clock.monotonic()
+        with self._lock:
+            if self._value is not None and now - self._read_at < max_age:
+                return self._value
+        value = tickets_version(user=None)
+        with self._lock:
+            self._value, self._read_at = value, now
+        return value
+
+    def forget(self) -> None:
+        with self._lock:
+            self._value = None
+
+
+_polled = _PolledVersion()
+forget_polled_version = _polled.forget
+
+
+def polled_version(*, max_age: float) -> str:
+    """tickets_version as read by this process at most `max_age` seconds ago.
+
+    Only for the timed polls of the lists (X-Poll: timer): every open screen asks every 30 s,
+    and answering "no change" from a version up to a second old spares the database one
+    query per poll, at the price of showing a change at most one second later than the
+    poll would have. Everything else reads tickets_version itself: a page, the API and the
+    refresh that follows a change made on the page (read-your-own-writes)."""
+    if max_age <= 0:
+        return tickets_version(user=None)
+    return _polled.get(max_age=max_age)

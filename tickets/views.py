@@ -7,6 +7,7 @@ speaks HTTP. The lists poll: a request carrying the version the page shows (`v`)
 204 when nothing changed, before anything else is read or rendered.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
@@ -62,9 +63,17 @@ def _refuse(user, *, allowed: bool, action: str, request, object_id=None):
 def _unchanged_poll(request):
     """204 for a poll whose version is still current: nothing read, nothing rendered.
 
-    Costs the session and user the middleware loads anyway, plus tickets_version."""
+    Costs the session and user the middleware loads anyway, plus tickets_version; a timed
+    poll (X-Poll: timer, sent by app.js) may be compared with the version this process read
+    less than POLL_VERSION_MAX_AGE seconds ago instead (queries.polled_version)."""
     seen = request.GET.get("v")
-    if seen and request.htmx and seen == queries.tickets_version(user=request.user):
+    if not (seen and request.htmx):
+        return None
+    if request.headers.get("X-Poll") == "timer":
+        current = queries.polled_version(max_age=settings.POLL_VERSION_MAX_AGE)
+    else:
+        current = queries.tickets_version(user=request.user)
+    if seen == current:
         return vary_on_htmx(HttpResponse(status=204))
     return None
 

@@ -75,6 +75,16 @@
     if (isPollRegion(event.detail.elt) && event.detail.xhr) event.detail.xhr.rsPoll = true;
   });
 
+  // A timed poll says so (X-Poll: timer): the server may answer it from a version read up
+  // to a second earlier (tickets.queries.polled_version). The refresh after a change made on
+  // this page (tickets-changed) does not say so, and always compares with the current one.
+  document.addEventListener("htmx:configRequest", function (event) {
+    const trigger = event.detail.triggeringEvent;
+    if (trigger && trigger.type === "poll" && isPollRegion(event.detail.elt)) {
+      event.detail.headers["X-Poll"] = "timer";
+    }
+  });
+
   function isPoll(detail) {
     return !!(detail && ((detail.xhr && detail.xhr.rsPoll) || isPollRegion(detail.elt)));
   }

@@ -1,0 +1,176 @@
+"""Lists remembered per data version (repairshop.rendered, repairshop.pages.render_list):
+served again without reading or rendering anything, but never stale, never another user's
+and never with another request's token or nonce."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.middleware.csrf import _unmask_cipher_token
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from accounts import roles
+from tests import factories
+from tests.tickets.test_views import HTMX, _query_kind, _rendered_templates, _text, _version
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+LISTS = ["/tickets/?completed=false", "/customers/?search=a", "/tickets/queue/"]
+
+
+def _user_for(path, frontdesk, technician):
+    return technician if "queue" in path else frontdesk
+
+
+@pytest.mark.parametrize("path", LISTS)
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx"])
+def test_a_repeated_list_renders_nothing_and_reads_only_the_version(
+    client, frontdesk, technician, customer, path, headers
+):
+    factories.make_ticket(customer=customer, tech=technician, title="Cracked screen")
+    client.force_login(_user_for(path, frontdesk, technician))
+    first = client.get(path, **headers)
+    with _rendered_templates() as rendered, CaptureQueriesContext(connection) as ctx:
+        again = client.get(path, **headers)
+    assert again.status_code == 200
+    assert rendered == []
+    assert [_query_kind(q["sql"]) for q in ctx.captured_queries] == ["session", "user", "version"]
+    # The same page, but for the token (masked afresh) and the nonce.
+    masked = re.compile(r'(csrfmiddlewaretoken" value=|X-CSRFToken": ")"?[A-Za-z0-9]+|nonce="[\w-]+')
+
+    def without_tokens(response):
+        return masked.sub("", _text(response))
+
+    assert without_tokens(again) == without_tokens(first)
+
+
+def test_a_change_shows_at_once(client, frontdesk, customer, technician):
+    client.force_login(frontdesk)
+    ticket = factories.make_ticket(customer=customer, tech=technician, title="Dead battery")
+    assert "Tess" in _text(client.get("/tickets/"))
+    # A ticket, its customer and its technician: each change moves the data version.
+    Ticket.objects.filter(pk=ticket.pk).update(title="Dead battery and fan")
+    ticket.refresh_from_db()
+    ticket.save()  # updated_at moves as with every service write
+    assert "Dead battery and fan" in _text(client.get("/tickets/"))
+    customer.first_name = "Grace"
+    customer.save()
+    assert "Grace" in _text(client.get("/tickets/"))
+    technician.first_name = "Theodora"
+    technician.save()
+    assert "Theodora" in _text(client.get("/tickets/"))
+
+
+def test_each_user_gets_their_own_token_and_nonce(frontdesk, customer, technician):
+    factories.make_ticket(customer=customer, tech=technician, title="Loose hinge")
+    colleague = factories.make_user(username="desk2", roles=[roles.FRONTDESK])
+    pages = {}
+    for user in (frontdesk, colleague):
+        browser = Client(enforce_csrf_checks=True)
+        browser.force_login(user)
+        browser.get("/tickets/")  # sets the CSRF cookie
+        response = browser.get("/tickets/")  # served from memory after the first user
+        token = re.search(r'name="csrfmiddlewaretoken" value="(\w+)"', _text(response)).group(1)
+        nonce = re.search(r'<script src="[^"]+app[^"]*\.js" defer nonce="([\w-]+)"', _text(response))
+        secret = browser.cookies["csrftoken"].value
+        assert _unmask_cipher_token(token) == secret
+        assert f"'nonce-{nonce.group(1)}'" in response["Content-Security-Policy"]
+        pages[user.username] = token
+        # The token works: a status change posted with it is accepted.
+        ticket = Ticket.objects.get(title="Loose hinge")
+        answer = browser.post(
+            f"/tickets/{ticket.pk}/status/",
+            {
+                "csrfmiddlewaretoken": token,
+                "completed": "false" if ticket.completed else "true",
+                "updated_at": ticket.updated_at.isoformat(),
+            },
+        )
+        assert answer.status_code in (200, 302), answer.status_code
+    assert pages[frontdesk.username] != pages[colleague.username]
+
+
+def test_a_technician_never_gets_the_front_desks_list(
+    client, frontdesk, technician, other_technician, customer
+):
+    factories.make_ticket(customer=customer, tech=other_technician, title="Otto's phone")
+    client.force_login(frontdesk)
+    assert "Otto&#x27;s phone" in _text(client.get("/tickets/"))
+    client.force_login(technician)
+    body = _text(client.get("/tickets/"))
+    assert "Otto&#x27;s phone" not in body and "Otto's phone" not in body
+    assert "No tickets match" in body
+
+
+def test_a_role_change_takes_effect_on_the_next_request(client, frontdesk, customer):
+    client.force_login(frontdesk)
+    assert "New ticket" in _text(client.get("/tickets/"))
+    frontdesk.groups.set([Group.objects.get(name=roles.VIEWER)])
+    body = _text(client.get("/tickets/"))
+    assert "New ticket" not in body
+    assert client.get("/tickets/new/").status_code == 403
+    # A group's own permissions changing counts too.
+    Group.objects.get(name=roles.VIEWER).permissions.add(
+        Permission.objects.get(codename="add_ticket", content_type__app_label="tickets")
+    )
+    assert client.get("/tickets/new/").status_code == 200
+
+
+def test_a_message_is_shown_once(client, frontdesk, customer, technician):
+    client.force_login(frontdesk)
+    ticket = factories.make_ticket(customer=customer, tech=technician)
+    client.get("/tickets/")
+    response = client.post(
+        f"/tickets/{ticket.pk}/status/",
+        {"completed": "true", "updated_at": ticket.updated_at.isoformat(), "next": "/tickets/"},
+    )
+    assert response.status_code == 302
+    with_message = _text(client.get("/tickets/"))
+    assert '<p class="message ' in with_message
+    assert '<p class="message ' not in _text(client.get("/tickets/"))
+
+
+def test_the_poll_follows_the_remembered_page(client, frontdesk, customer):
+    client.force_login(frontdesk)
+    factories.make_ticket(customer=customer)
+    version = _version(_text(client.get("/tickets/")))
+    assert version == _version(_text(client.get("/tickets/")))
+    assert client.get(f"/tickets/?v={version}", **HTMX).status_code == 204
+    factories.make_ticket(customer=customer, title="Water damage")
+    changed = client.get(f"/tickets/?v={version}", **HTMX)
+    assert changed.status_code == 200 and "Water damage" in _text(changed)
+
+
+# --- the timed poll ------------------------------------------------------------------------------
+TIMER = {**HTMX, "HTTP_X_POLL": "timer"}
+
+
+def test_a_timed_poll_reads_no_version_within_its_max_age(client, frontdesk, customer, settings):
+    settings.POLL_VERSION_MAX_AGE = 60
+    client.force_login(frontdesk)
+    factories.make_ticket(customer=customer)
+    version = _version(_text(client.get("/tickets/")))
+    assert client.get(f"/tickets/?v={version}", **TIMER).status_code == 204
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(f"/tickets/?v={version}", **TIMER).status_code == 204
+    assert [_query_kind(q["sql"]) for q in ctx.captured_queries] == ["session", "user"]
+    # Within the minute a timed poll does not see a change; the refresh that follows a change
+    # made on the page (no X-Poll) always does.
+    factories.make_ticket(customer=customer, title="Water damage")
+    assert client.get(f"/tickets/?v={version}", **TIMER).status_code == 204
+    refreshed = client.get(f"/tickets/?v={version}", **HTMX)
+    assert refreshed.status_code == 200 and "Water damage" in _text(refreshed)
+
+
+def test_a_timed_poll_sees_a_change_once_its_max_age_is_over(client, frontdesk, customer, settings):
+    settings.POLL_VERSION_MAX_AGE = 0  # every timed poll reads the version
+    client.force_login(frontdesk)
+    factories.make_ticket(customer=customer)
+    version = _version(_text(client.get("/tickets/")))
+    assert client.get(f"/tickets/?v={version}", **TIMER).status_code == 204
+    factories.make_ticket(customer=customer, title="Water damage")
+    changed = client.get(f"/tickets/?v={version}", **TIMER)
+    assert changed.status_code == 200 and "Water damage" in _text(changed)
