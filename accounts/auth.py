@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -17,7 +18,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from accounts.models import TOKEN_PREFIX, ApiToken, hash_token
+from accounts.models import TOKEN_PREFIX, ApiToken, User, hash_token
 
 # last_used_at is a hint for whoever audits tokens, not a log: writing it on every request
 # would turn each read into a write.
@@ -46,22 +47,43 @@ def token_in_query_string(request: HttpRequest) -> bool:
     return False
 
 
+def _token_sql() -> str:
+    """The user of a usable token (ApiToken.objects.usable()), with the token's id and name
+    and whether its last use is older than a given instant, in one statement.
+
+    Built once: compiling the equivalent select_related() queryset cost ~0.4 ms of CPU on
+    every API request, more than the query itself. Identifiers come from the models'
+    metadata; the hash and the instant are parameters."""
+    token, user = ApiToken._meta, User._meta
+    return (
+        f"SELECT u.*, t.id AS api_token_id, t.name AS api_token_name, "  # noqa: S608
+        f"(t.last_used_at IS NULL OR t.last_used_at < %s) AS api_token_stale "
+        f"FROM {token.db_table} t JOIN {user.db_table} u ON u.id = t.user_id "
+        f"WHERE t.token_hash = %s AND t.revoked_at IS NULL AND u.is_active"
+    )
+
+
+_TOKEN_SQL: str | None = None
+
+
 def user_for_token(token: str):
     """The active user of a usable (not revoked) token, or None. Marks the token used."""
-    api_token = (
-        ApiToken.objects.usable()
-        .select_related("user")
-        .filter(token_hash=hash_token(token))
-        .first()
-    )
-    if api_token is None:
-        return None
+    global _TOKEN_SQL
+    if _TOKEN_SQL is None:
+        _TOKEN_SQL = _token_sql()
     now = timezone.now()
     stale_before = now - LAST_USED_RESOLUTION
-    if api_token.last_used_at is None or api_token.last_used_at < stale_before:
+    # In the database's own format, so that SQLite's text timestamps compare correctly.
+    stale_param = connection.ops.adapt_datetimefield_value(stale_before)
+    found = list(User.objects.raw(_TOKEN_SQL, [stale_param, hash_token(token)]))
+    if not found:
+        return None
+    user = found[0]
+    if user.api_token_stale:
         # Conditional, so that concurrent requests write it once between them.
         updated = ApiToken.objects.filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before), pk=api_token.pk
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale_before),
+            pk=user.api_token_id,
         ).update(last_used_at=now)
         if updated:
             # The security log gets token use at the same resolution: once a minute a token.
@@ -69,12 +91,12 @@ def user_for_token(token: str):
 
             log_event(
                 "auth:token_used",
-                actor=api_token.user,
+                actor=user,
                 object_type="api_token",
-                object_id=api_token.pk,
-                metadata={"name": api_token.name},
+                object_id=user.api_token_id,
+                metadata={"name": user.api_token_name},
             )
-    return api_token.user
+    return user
 
 
 class BearerTokenAuth(HttpBearer):
