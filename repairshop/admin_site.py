@@ -21,6 +21,10 @@ class RepairshopAdminSite(admin.AdminSite):
     site_header = "Repairshop administration"
     site_title = "Repairshop admin"
     index_title = "Back office"
+    # The collapsible sidebar repeats the index's list of every model on every page: it was
+    # a third of the ticket changelist's rendering (benchmark, docs/benchmarks.md). The
+    # breadcrumbs and the index page still lead everywhere.
+    enable_nav_sidebar = False
 
     def has_permission(self, request):
         return can_use_admin(request.user)

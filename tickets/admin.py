@@ -54,7 +54,7 @@ class TicketAdmin(ServiceWriteAdmin):
         "customer",
         "tech",
         "priority",
-        "completed",
+        "status",
         "created_at",
     )
     list_display_links = ("id", "title")
@@ -102,6 +102,12 @@ class TicketAdmin(ServiceWriteAdmin):
     show_full_result_count = False  # a second COUNT(*) over the whole table on every search
     # As on the ticket pages; the default 100 rows made the changelist cost ~40 ms of CPU.
     list_per_page = 25
+
+    @admin.display(description="Status", ordering="completed")
+    def status(self, ticket):
+        # A word, as on the ticket pages: the admin's yes/no icon costs a static-file
+        # lookup on every row.
+        return "Completed" if ticket.completed else "Open"
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         """The unfiltered changelist (only sorting and paging in the URL) takes its total from
