@@ -88,19 +88,19 @@ def render_list(request, *, template: str, fragment: str, version: str, context,
         lambda: render_to_string(f"{template}#{fragment}", full_context(), request),
     )
     if wants_fragment(request):
-        text = results
+        body = results
     else:
 
         def page():
             # The results were rendered (and escaped) by the template engine just above.
-            safe_results = mark_safe(results)  # noqa: S308
+            safe_results = mark_safe(results.decode())  # noqa: S308
             return render_to_string(template, {**full_context(), "results": safe_results}, request)
 
         if rendered.has_pending_messages(request):
-            text = page()
+            body = page().encode()
         else:
-            text = rendered.remembered(rendered.cache_key("page", user.pk, *shared), page)
-    return vary_on_htmx(HttpResponse(rendered.fill_slots(request, text)))
+            body = rendered.remembered(rendered.cache_key("page", user.pk, *shared), page)
+    return vary_on_htmx(HttpResponse(rendered.fill_slots(request, body)))
 
 
 def add_domain_error(form, error: DomainError, *, field_map: dict[str, str] | None = None):

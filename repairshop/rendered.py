@@ -40,23 +40,29 @@ def cache_key(*parts) -> str:
     return "rendered:" + hashlib.blake2b(raw.encode(), digest_size=20).hexdigest()
 
 
-def remembered(key: str, render) -> str:
-    """The text stored under key, or render() stored and returned."""
+def remembered(key: str, render) -> bytes:
+    """The bytes stored under key, or render() (text) stored as UTF-8 and returned. Bytes
+    because that is what a response sends: no decoding on the way out of the cache and no
+    encoding into the response."""
     cache = caches[CACHE_ALIAS]
-    text = cache.get(key)
-    if text is None:
-        text = render()
-        cache.set(key, text)
-    return text
+    body = cache.get(key)
+    if body is None:
+        body = render().encode()
+        cache.set(key, body)
+    return body
 
 
-def fill_slots(request, text: str) -> str:
-    """The per-request values put into text rendered with SLOT_CONTEXT."""
-    if CSRF_SLOT in text:
-        text = text.replace(CSRF_SLOT, get_token(request))
-    if NONCE_SLOT in text:
-        text = text.replace(NONCE_SLOT, str(getattr(request, "_csp_nonce", "")))
-    return text
+_CSRF_SLOT_BYTES = CSRF_SLOT.encode()
+_NONCE_SLOT_BYTES = NONCE_SLOT.encode()
+
+
+def fill_slots(request, body: bytes) -> bytes:
+    """The per-request values put into a body rendered with SLOT_CONTEXT."""
+    if _CSRF_SLOT_BYTES in body:
+        body = body.replace(_CSRF_SLOT_BYTES, get_token(request).encode())
+    if _NONCE_SLOT_BYTES in body:
+        body = body.replace(_NONCE_SLOT_BYTES, str(getattr(request, "_csp_nonce", "")).encode())
+    return body
 
 
 def has_pending_messages(request) -> bool:

@@ -193,8 +193,10 @@ def respond_list(request, *, version: str, scope: str, build) -> HttpResponse:
     )
     # The JSON object without its closing brace: the metadata member goes after it.
     data = rendered.remembered(key, lambda: json.dumps(build(), cls=DjangoJSONEncoder)[:-1])
-    metadata = json.dumps(list_metadata(request), cls=DjangoJSONEncoder)
-    return HttpResponse(f'{data}, "metadata": {metadata}}}', content_type="application/json")
+    metadata = json.dumps(list_metadata(request), cls=DjangoJSONEncoder).encode()
+    return HttpResponse(
+        b"".join((data, b', "metadata": ', metadata, b"}")), content_type="application/json"
+    )
 
 
 # ---- success bodies (contract §2) ---------------------------------------------------------

@@ -126,6 +126,11 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
             "check": ConnectionPool.check_connection,
         },
         "connect_timeout": 5,
+        # Statements are prepared only where the code asks (tickets.queries' version query);
+        # None turns that off too, for a transaction-mode pooler (PgBouncer < 1.21).
+        "prepare_threshold": (
+            1_000_000 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
+        ),
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -39,7 +39,9 @@ def test_a_repeated_list_renders_nothing_and_reads_only_the_version(
     assert rendered == []
     assert [_query_kind(q["sql"]) for q in ctx.captured_queries] == ["session", "user", "version"]
     # The same page, but for the token (masked afresh) and the nonce.
-    masked = re.compile(r'(csrfmiddlewaretoken" value=|X-CSRFToken": ")"?[A-Za-z0-9]+|nonce="[\w-]+')
+    masked = re.compile(
+        r'(csrfmiddlewaretoken" value=|X-CSRFToken": ")"?[A-Za-z0-9]+|nonce="[\w-]+'
+    )
 
     def without_tokens(response):
         return masked.sub("", _text(response))
@@ -74,7 +76,9 @@ def test_each_user_gets_their_own_token_and_nonce(frontdesk, customer, technicia
         browser.get("/tickets/")  # sets the CSRF cookie
         response = browser.get("/tickets/")  # served from memory after the first user
         token = re.search(r'name="csrfmiddlewaretoken" value="(\w+)"', _text(response)).group(1)
-        nonce = re.search(r'<script src="[^"]+app[^"]*\.js" defer nonce="([\w-]+)"', _text(response))
+        nonce = re.search(
+            r'<script src="[^"]+app[^"]*\.js" defer nonce="([\w-]+)"', _text(response)
+        )
         secret = browser.cookies["csrftoken"].value
         assert _unmask_cipher_token(token) == secret
         assert f"'nonce-{nonce.group(1)}'" in response["Content-Security-Policy"]

@@ -2,6 +2,7 @@
 technician's queue and the cheap "has anything changed" version for polling. The
 visibility rule (a technician sees only their own tickets) is applied here, once."""
 
+import functools
 import hashlib
 import re
 import threading
@@ -238,6 +239,38 @@ _VERSION_SQL = (
 )
 
 
+def _version_cursor():
+    """A cursor for the version query: on PostgreSQL one that runs it as a prepared
+    statement of the (pooled, long-lived) connection.
+
+    Planning the four sub-selects took 0.18 ms of the server's time against 0.08 ms to run
+    them, on every page, poll and API list. Django turns psycopg's prepared statements off
+    (OPTIONS["prepare_threshold"] None, for transaction-mode poolers); repairshop.settings
+    turns them back on unless DATABASE_PREPARED_STATEMENTS=false, and even then only this
+    statement is prepared: Django's own cursors bind on the client and never prepare. The
+    cursor is wrapped by Django as its own are (query log, execute wrappers, database errors
+    as django.db errors)."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        return connection.cursor()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(_prepared_cursor_class()(raw))
+
+
+@functools.cache
+def _prepared_cursor_class():
+    from django.db.backends.postgresql.base import ServerBindingCursor  # needs psycopg
+
+    class PreparedCursor(ServerBindingCursor):
+        def execute(self, query, params=None, **kwargs):
+            return super().execute(query, params, prepare=True)
+
+    return PreparedCursor
+
+
 def tickets_version(*, user) -> str:
     """An opaque string that changes whenever a list could show something new: a ticket
     created (max id) or changed (max updated_at, which every service write bumps,
@@ -251,7 +284,7 @@ def tickets_version(*, user) -> str:
     without a body) for a version only a page the user was allowed to see gave them; as
     soon as anything changes, the list itself is read, and that checks. `user` stays in the
     signature for the callers."""
-    with connection.cursor() as cursor:
+    with _version_cursor() as cursor:
         cursor.execute(_VERSION_SQL)
         last_id, last_change, last_customer_change, last_user_change = cursor.fetchone()
     raw = f"{last_id}|{last_change}|{last_customer_change}|{last_user_change}"
