@@ -2,7 +2,10 @@
 its time (and EXPLAIN ANALYZE with --explain), and the cProfile top functions.
 
     uv run python bench/profile_scenario.py list [--scale 1.0] [-n 200] [--explain] [--top 30]
-    uv run python bench/profile_scenario.py all [-n 200]
+    uv run python bench/profile_scenario.py all [-n 200] [--rendering]
+
+--rendering forgets every remembered list (repairshop.rendered) and the polled version
+before each request: the cost of the first request after a change, which renders.
 
 `all` prints the CPU cost of one request of every scenario: this process's CPU time plus
 the CPU time of the PostgreSQL backends serving it (from /proc), and that cost relative to
@@ -88,6 +91,11 @@ def main(argv=None) -> int:
         default=os.environ.get("BENCH_DATABASE_URL_BASE", "postgres://root@127.0.0.1:5432"),
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
+    parser.add_argument(
+        "--rendering",
+        action="store_true",
+        help="forget remembered lists before each request (the cost after a change)",
+    )
     args = parser.parse_args(argv)
 
     url = database_url(args.database_url_base, counts_for(args.scale)[1], False)
@@ -99,6 +107,20 @@ def main(argv=None) -> int:
     from django.test.utils import CaptureQueriesContext
 
     from bench.scenarios import SignedIn, all_scenarios
+
+    if args.rendering:
+        from django.core.cache import caches
+
+        from tickets.queries import forget_polled_version
+
+        plain_get = SignedIn.get
+
+        def rendering_get(self, sc):
+            caches["rendered"].clear()
+            forget_polled_version()
+            return plain_get(self, sc)
+
+        SignedIn.get = rendering_get
 
     if args.scenario == "all":
         return cpu_table(args.n)

@@ -178,3 +178,43 @@ def test_a_timed_poll_sees_a_change_once_its_max_age_is_over(client, frontdesk, 
     factories.make_ticket(customer=customer, title="Water damage")
     changed = client.get(f"/tickets/?v={version}", **TIMER)
     assert changed.status_code == 200 and "Water damage" in _text(changed)
+
+
+# --- rendering budgets: the first request after a change -----------------------------------------
+# session, user, version, the page (+ COUNT where counted), "is a technician" for the
+# navigation, the technicians for the filter where shown. The permissions were read by the
+# warm-up request and are remembered per (user, updated_at).
+RENDERING_BUDGETS = [
+    ("/tickets/?completed=false", {}, 7),
+    ("/tickets/?completed=false", HTMX, 6),  # the technicians validate the tech filter
+    ("/tickets/?search=laptop", {}, 6),  # a search is shown without a COUNT
+    ("/tickets/queue/", {}, 6),
+    ("/customers/?search=a", {}, 6),
+    ("/customers/?search=a", HTMX, 5),
+]
+
+
+@pytest.mark.parametrize(("path", "headers", "budget"), RENDERING_BUDGETS)
+def test_rendering_a_list_costs_the_same_for_one_row_or_a_full_page(
+    client, frontdesk, technician, path, headers, budget, django_assert_max_num_queries
+):
+    from django.core.cache import caches
+
+    client.force_login(_user_for(path, frontdesk, technician))
+
+    def add_rows(n):
+        for _ in range(n):
+            owner = factories.make_customer(first_name="Ada")
+            factories.make_ticket(customer=owner, tech=technician, title="Laptop fan noise")
+
+    add_rows(1)
+    client.get(path, **headers)
+    counts = []
+    for more in (0, 40):
+        add_rows(more)
+        caches["rendered"].clear()
+        with django_assert_max_num_queries(budget) as captured:
+            response = client.get(path, **headers)
+        assert response.status_code == 200
+        counts.append(len(captured.captured_queries))
+    assert counts[0] == counts[1], counts
