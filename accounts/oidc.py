@@ -297,7 +297,7 @@ class SSOBackend(OIDCAuthenticationBackend):
                 setattr(user, field, str(value)[:150])
                 changed.append(field)
         if changed:
-            user.save(update_fields=changed)
+            user.save(update_fields=[*changed, "updated_at"])
         self._set_email(user, claims)
 
     def _set_email(self, user: User, claims: dict) -> None:
@@ -318,7 +318,7 @@ class SSOBackend(OIDCAuthenticationBackend):
         user.email = email
         try:
             with transaction.atomic():
-                user.save(update_fields=["email"])
+                user.save(update_fields=["email", "updated_at"])
         except IntegrityError:  # taken by a concurrent login
             logger.warning("SSO user %s: email taken concurrently; left unchanged", user.pk)
 

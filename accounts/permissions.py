@@ -91,6 +91,10 @@ def can_change_status(user, ticket) -> bool:
     return _has(user, "tickets.change_ticket_status") and is_own_ticket(user, ticket)
 
 
+def can_change_own_status(user) -> bool:
+    return _has(user, "tickets.change_ticket_status")
+
+
 def can_change_any_status(user) -> bool:
     return _has(user, "tickets.update_all_tickets")
 

@@ -47,8 +47,12 @@ def group_permissions_changed(sender, instance, action, reverse, model, pk_set, 
     if action not in _CHANGES:
         return
     if reverse:  # permission.group_set.add(...): the members of the groups named
-        groups = pk_set if action != "post_clear" else None
-        members = User.objects.filter(groups__in=groups) if groups else User.objects.all()
+        if action == "post_clear":
+            members = User.objects.all()  # which groups held it is gone by now
+        elif pk_set:
+            members = User.objects.filter(groups__in=pk_set)
+        else:
+            return
     else:
         members = User.objects.filter(groups=instance)
     touch_users(members.values_list("pk", flat=True).distinct())

@@ -65,6 +65,14 @@ def fill_slots(request, body: bytes) -> bytes:
     return body
 
 
+def forget_on_template_change(sender, file_path, **kwargs):
+    """runserver reloads a changed template without restarting: forget what was rendered
+    with the old one (the key does not know templates). Returns None, so the reloader goes
+    on deciding whether to restart."""
+    if file_path.suffix in (".html", ".txt"):
+        caches[CACHE_ALIAS].clear()
+
+
 def has_pending_messages(request) -> bool:
     """Messages are shown once: a page that carries them is never served from memory."""
     storage = getattr(request, "_messages", None)

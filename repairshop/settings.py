@@ -127,7 +127,8 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
         },
         "connect_timeout": 5,
         # Statements are prepared only where the code asks (tickets.queries' version query);
-        # None turns that off too, for a transaction-mode pooler (PgBouncer < 1.21).
+        # None turns that off too, for a transaction-mode pooler that does not keep prepared
+        # statements (PgBouncer < 1.21, or without max_prepared_statements).
         "prepare_threshold": (
             1_000_000 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
         ),

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts import roles
 from tests import factories
+from tests.api.conftest import ApiClient
 from tests.tickets.test_views import HTMX, _query_kind, _rendered_templates, _text, _version
 from tickets.models import Ticket
 
@@ -218,3 +219,135 @@ def test_rendering_a_list_costs_the_same_for_one_row_or_a_full_page(
         assert response.status_code == 200
         counts.append(len(captured.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+# --- who shares what ------------------------------------------------------------------------------
+def test_two_technicians_never_share_a_list(client, technician, other_technician, customer):
+    factories.make_ticket(customer=customer, tech=technician, title="Tess laptop")
+    factories.make_ticket(customer=customer, tech=other_technician, title="Otto phone")
+    # The same permissions, different tickets: the first one's render must not serve the
+    # second one.
+    for path in ("/tickets/", "/tickets/queue/"):
+        client.force_login(other_technician)
+        assert "Otto phone" in _text(client.get(path))
+        client.force_login(technician)
+        body = _text(client.get(path))
+        assert "Tess laptop" in body and "Otto phone" not in body, path
+    for user, mine, theirs in (
+        (other_technician, "Otto phone", "Tess laptop"),
+        (technician, "Tess laptop", "Otto phone"),
+    ):
+        api = ApiClient(factories.make_token(user))
+        titles = [t["title"] for t in api.get("/api/tickets").json()["tickets"]]
+        assert titles == [mine], (user.username, titles)
+        assert theirs not in titles
+
+
+def test_users_who_may_only_complete_their_own_tickets_get_their_own_forms(client, customer):
+    # A technician who may also see every ticket (technician + viewer): a status form on
+    # their own tickets only, so two of them cannot share the rendered rows.
+    first = factories.make_user(username="t1", roles=[roles.TECHNICIAN, roles.VIEWER])
+    second = factories.make_user(username="t2", roles=[roles.TECHNICIAN, roles.VIEWER])
+    one = factories.make_ticket(customer=customer, tech=first, title="First's job")
+    two = factories.make_ticket(customer=customer, tech=second, title="Second's job")
+
+    def has_form(body, ticket):
+        return f'action="/tickets/{ticket.pk}/status/"' in body
+
+    for user, own, other in ((first, one, two), (second, two, one)):
+        client.force_login(user)
+        body = _text(client.get("/tickets/"))
+        assert "First&#x27;s job" in body and "Second&#x27;s job" in body
+        assert has_form(body, own) and not has_form(body, other), user.username
+
+
+# --- the API follows every change -----------------------------------------------------------------
+def test_api_lists_follow_changes(manager, technician, customer):
+    api = ApiClient(factories.make_token(manager))
+    ticket = factories.make_ticket(customer=customer, tech=technician, title="Sticky keys")
+
+    def first_ticket():
+        return api.get("/api/tickets").json()["tickets"][0]
+
+    assert first_ticket()["title"] == "Sticky keys"
+    assert (
+        api.patch(
+            f"/api/tickets/{ticket.pk}",
+            {"title": "Sticky keys and trackpad", "updatedAt": first_ticket()["updatedAt"]},
+        ).status_code
+        == 200
+    )
+    assert first_ticket()["title"] == "Sticky keys and trackpad"
+    technician.email = "tess.new@shop.test"
+    technician.save()
+    assert first_ticket()["tech"] == "tess.new@shop.test"
+    assert api.get("/api/customers").json()["customers"][0]["active"] is True
+    customer.active = False
+    customer.save()
+    assert api.get("/api/customers").json()["customers"][0]["active"] is False
+
+
+# --- staff changes move updated_at (accounts.signals) ---------------------------------------------
+def _moves(user, change) -> bool:
+    before = type(user).objects.get(pk=user.pk).updated_at
+    change()
+    return type(user).objects.get(pk=user.pk).updated_at != before
+
+
+def test_every_way_of_changing_a_users_rights_moves_updated_at(frontdesk):
+    viewer_group = Group.objects.get(name=roles.VIEWER)
+    permission = Permission.objects.get(codename="add_ticket", content_type__app_label="tickets")
+    assert _moves(frontdesk, lambda: viewer_group.user_set.add(frontdesk))
+    assert _moves(frontdesk, lambda: viewer_group.user_set.remove(frontdesk))
+    assert _moves(frontdesk, lambda: frontdesk.user_permissions.add(permission))
+    assert _moves(frontdesk, lambda: permission.user_set.clear())
+    frontdesk_group = Group.objects.get(name=roles.FRONTDESK)
+    assert _moves(frontdesk, lambda: frontdesk_group.permissions.remove(permission))
+    assert _moves(frontdesk, lambda: permission.group_set.add(frontdesk_group))
+    assert _moves(frontdesk, lambda: frontdesk.groups.clear())
+    # A change that concerns nobody touches nobody.
+    assert not _moves(frontdesk, lambda: permission.group_set.add())
+
+
+# --- PostgreSQL: a change that commits late is not missed ----------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_a_change_that_commits_last_with_an_earlier_timestamp_moves_the_version(
+    postgresql_only, customer
+):
+    """Two edits at once: the one stamped first commits last. Its updated_at is below the
+    maximum the other one set, so the maxima alone would not move; the change counter does
+    (tickets/migrations/0004_data_version)."""
+    import threading
+
+    from django.db import connections, transaction
+
+    from tickets.queries import tickets_version
+
+    slow_ticket = factories.make_ticket(customer=customer, title="Edited first")
+    quick_ticket = factories.make_ticket(customer=customer, title="Edited second")
+    saved, release = threading.Event(), threading.Event()
+
+    def slow_editor():
+        try:
+            with transaction.atomic():
+                ticket = Ticket.objects.get(pk=slow_ticket.pk)
+                ticket.title = "Edited first, committed last"
+                ticket.save()
+                saved.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    editor = threading.Thread(target=slow_editor)
+    editor.start()
+    assert saved.wait(timeout=30)
+    quick_ticket.title = "Edited second, committed first"
+    quick_ticket.save()
+    seen = tickets_version(user=None)
+    release.set()
+    editor.join(timeout=30)
+    slow_ticket.refresh_from_db()
+    quick_ticket.refresh_from_db()
+    assert slow_ticket.title == "Edited first, committed last"
+    assert slow_ticket.updated_at < quick_ticket.updated_at  # the maxima did not move ...
+    assert tickets_version(user=None) != seen  # ... the version did

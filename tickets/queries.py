@@ -237,6 +237,13 @@ _VERSION_SQL = (
     f"(SELECT updated_at FROM {Customer._meta.db_table} ORDER BY updated_at DESC LIMIT 1), "
     f"(SELECT max(updated_at) FROM {User._meta.db_table})"
 )
+# On PostgreSQL also the commit-ordered change counter (tickets/migrations/0004_data_version):
+# the maxima alone can miss a change whose id or timestamp is lower but which commits later.
+_COUNTER_SQL = ", (SELECT n FROM repairshop_data_version WHERE id = 1)"
+
+
+def _version_sql() -> str:
+    return _VERSION_SQL + (_COUNTER_SQL if connection.vendor == "postgresql" else ", NULL")
 
 
 def _version_cursor():
@@ -276,8 +283,9 @@ def tickets_version(*, user) -> str:
     created (max id) or changed (max updated_at, which every service write bumps,
     reassignments and status changes included), a customer changed (max customer
     updated_at) or a member of staff renamed, deactivated or given other rights (max user
-    updated_at, see accounts.signals). One query. The rendered lists are keyed by it
-    (repairshop.rendered).
+    updated_at, see accounts.signals) and, on PostgreSQL, the change counter that follows
+    commit order (tickets/migrations/0004_data_version). One query. The rendered lists are
+    keyed by it (repairshop.rendered).
 
     It is the same for every user (a technician may poll once too often but never misses a
     change) and so checks no permission: all an unchanged poll learns is "no change" (a 204
@@ -285,9 +293,8 @@ def tickets_version(*, user) -> str:
     soon as anything changes, the list itself is read, and that checks. `user` stays in the
     signature for the callers."""
     with _version_cursor() as cursor:
-        cursor.execute(_VERSION_SQL)
-        last_id, last_change, last_customer_change, last_user_change = cursor.fetchone()
-    raw = f"{last_id}|{last_change}|{last_customer_change}|{last_user_change}"
+        cursor.execute(_version_sql())
+        raw = "|".join(str(value) for value in cursor.fetchone())
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 

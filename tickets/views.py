@@ -158,8 +158,14 @@ def _filter_customer(request, customer_id):
 
 
 def _visibility_scope(user) -> str:
-    """Whose tickets the user sees: everyone's, or only their own."""
-    return "all" if permissions.can_view_all_tickets(user) else f"tech:{user.pk}"
+    """Whose tickets the user sees (everyone's, or only their own) and, among them, which
+    rows carry a status form for them: users who share the scope and their permissions
+    share the rendered rows (repairshop.pages.render_list)."""
+    if not permissions.can_view_all_tickets(user):
+        return f"tech:{user.pk}"
+    if permissions.can_change_any_status(user) or not permissions.can_change_own_status(user):
+        return "all"
+    return f"all:own-forms:{user.pk}"  # a form on their own tickets only
 
 
 @page_login_required
