@@ -1,4 +1,4 @@
-"""The admin ticket changelist: 25 rows a page, and its total from the trigger-kept counts
+"""The admin ticket changelist: 20 rows a page, and its total from the trigger-kept counts
 when nothing filters it (PostgreSQL), an exact COUNT(*) otherwise."""
 
 import pytest
@@ -6,6 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests import factories
+from tickets.admin import TicketAdmin
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +35,7 @@ def test_changelist_pages_and_totals(manager_client, thirty_tickets):
     response = manager_client.get("/admin/tickets/ticket/")
     assert response.status_code == 200
     assert _total(response) == 30
-    assert len(response.context["cl"].result_list) == 25
+    assert len(response.context["cl"].result_list) == TicketAdmin.list_per_page == 20
     assert _total(manager_client.get("/admin/tickets/ticket/?o=2&p=2")) == 30
     assert _total(manager_client.get("/admin/tickets/ticket/?completed__exact=1")) == 4
     assert _total(manager_client.get("/admin/tickets/ticket/?q=no+power")) == 30
