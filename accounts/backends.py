@@ -74,6 +74,17 @@ class RememberedPerUser:
         with self._lock:
             self._sets.clear()
 
+    def read(self, user, load):
+        """What load(user) returns, remembered per (user id, updated_at). A user built in
+        memory (no updated_at yet) is never remembered."""
+        key = (user.pk, user.updated_at) if user.updated_at else None
+        known = self.get(key) if key else None
+        if known is None:
+            known = load(user)
+            if key:
+                self.put(key, known)
+        return known
+
 
 remembered = RememberedPerUser(_REMEMBERED_USERS)
 
@@ -96,17 +107,14 @@ class PermissionLookupBackend:
         if user_obj.is_superuser:
             return set()  # ModelBackend answers for superusers (every permission)
         if not hasattr(user_obj, "_perm_cache"):
-            # A user built in memory (no updated_at yet) is never remembered.
-            key = (user_obj.pk, user_obj.updated_at) if user_obj.updated_at else None
-            known = remembered.get(key) if key else None
-            if known is None:
-                if PermissionLookupBackend._sql is None:
-                    PermissionLookupBackend._sql = _permissions_sql()
-                with connection.cursor() as cursor:
-                    cursor.execute(PermissionLookupBackend._sql, [user_obj.pk, user_obj.pk])
-                    known = frozenset(f"{app}.{codename}" for app, codename in cursor)
-                if key:
-                    remembered.put(key, known)
             # ModelBackend's own cache is a set it may extend: give it a copy.
-            user_obj._perm_cache = set(known)
+            user_obj._perm_cache = set(remembered.read(user_obj, _read_permissions))
         return user_obj._perm_cache
+
+
+def _read_permissions(user) -> frozenset:
+    if PermissionLookupBackend._sql is None:
+        PermissionLookupBackend._sql = _permissions_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(PermissionLookupBackend._sql, [user.pk, user.pk])
+        return frozenset(f"{app}.{codename}" for app, codename in cursor)

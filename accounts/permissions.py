@@ -105,13 +105,9 @@ def is_technician(user) -> bool:
     updated_at."""
     if not (user and user.is_authenticated):
         return False
-    key = (user.pk, user.updated_at) if user.updated_at else None
-    known = remembered_technicians.get(key) if key else None
-    if known is None:
-        known = user.groups.filter(name=roles.TECHNICIAN).exists()
-        if key:
-            remembered_technicians.put(key, known)
-    return known
+    return remembered_technicians.read(
+        user, lambda member: member.groups.filter(name=roles.TECHNICIAN).exists()
+    )
 
 
 def can_use_admin(user) -> bool:

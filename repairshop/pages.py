@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
-from django.shortcuts import render, resolve_url
+from django.shortcuts import resolve_url
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
@@ -49,13 +49,6 @@ def vary_on_htmx(response):
     """The same URL answers a page or a fragment, so caches must key on HX-Request."""
     patch_vary_headers(response, ["HX-Request"])
     return response
-
-
-def render_page_or_fragment(request, template: str, fragment: str, context: dict):
-    """The whole page, or for an htmx request only its partial named `fragment`."""
-    if wants_fragment(request):
-        template = f"{template}#{fragment}"
-    return vary_on_htmx(render(request, template, context))
 
 
 def render_list(request, *, template: str, fragment: str, version: str, context, scope=""):

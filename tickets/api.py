@@ -274,7 +274,7 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
             "filters": {k: v for k, v in given.items() if v is not None},
         }
 
-    scope = "all" if permissions.can_view_all_tickets(request.auth) else f"tech:{request.auth.pk}"
+    scope = queries.visibility_scope(request.auth)  # the API shows no forms
     return respond_list(request, version=version, scope=scope, build=build)
 
 

@@ -127,6 +127,20 @@ def _visible_tickets(user) -> TicketQuerySet:
     return qs
 
 
+def visibility_scope(user, *, status_forms: bool = False) -> str:
+    """Whose tickets `user` sees, as a key part for what is rendered once and shared
+    (repairshop.rendered): "all", or their own ("tech:<id>"). With status_forms, also which
+    rows carry a status form for them: a user who may change the status of their own
+    tickets only, among everyone's, gets rows of their own."""
+    if not permissions.can_view_all_tickets(user):
+        return f"tech:{user.pk}"
+    if not status_forms or permissions.can_change_any_status(user):
+        return "all"
+    if not permissions.can_change_own_status(user):
+        return "all"
+    return f"all:own-forms:{user.pk}"
+
+
 def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticket]:
     """The tickets `user` may see, filtered and in a stable order (ties by id, in the
     sort's direction), with customer and technician joined in."""

@@ -144,7 +144,7 @@ def ticket_list(request):
         fragment="ticket-results",
         version=version,
         context=context,
-        scope=_visibility_scope(request.user),
+        scope=queries.visibility_scope(request.user, status_forms=True),
     )
 
 
@@ -155,17 +155,6 @@ def _filter_customer(request, customer_id):
         return customer_queries.customer_get(user=request.user, customer_id=customer_id)
     except DomainError:
         return None
-
-
-def _visibility_scope(user) -> str:
-    """Whose tickets the user sees (everyone's, or only their own) and, among them, which
-    rows carry a status form for them: users who share the scope and their permissions
-    share the rendered rows (repairshop.pages.render_list)."""
-    if not permissions.can_view_all_tickets(user):
-        return f"tech:{user.pk}"
-    if permissions.can_change_any_status(user) or not permissions.can_change_own_status(user):
-        return "all"
-    return f"all:own-forms:{user.pk}"  # a form on their own tickets only
 
 
 @page_login_required
