@@ -47,7 +47,7 @@ def _drop_frame_vars(container) -> None:
 
 
 def scrub_event(event, hint):
-    """Drops what send_default_pii=False still lets through: bodies, query strings, cookies,
+    """Drops what the SDK sends even without default PII: bodies, query strings, cookies,
     headers that can carry credentials, frame locals and user details other than the id."""
     request = event.get("request")
     if request:
@@ -91,7 +91,9 @@ def init_sentry(*, dsn: str, environment: str, release: str | None = None) -> No
         environment=environment,
         release=release or os.environ.get("SENTRY_RELEASE") or RELEASE,
         integrations=[DjangoIntegration(transaction_style="url", middleware_spans=False)],
-        send_default_pii=False,
+        # Neither send_default_pii (deprecated by the sentry-sdk in uv.lock) nor data_collection:
+        # unset, the SDK sends no default PII. A data_collection dict would opt into collecting most
+        # categories (cookies, headers, query strings) and leave them to the denylist.
         include_local_variables=False,
         max_request_body_size="never",
         before_send=scrub_event,

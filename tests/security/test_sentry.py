@@ -77,6 +77,7 @@ def session_cookie(user) -> str:
 def test_failing_view_sends_one_scrubbed_event(sentry_sink, live_server):
     # Over real HTTP: the WSGI handler is where the SDK picks up the URL, query string,
     # headers and environment, so this is the event production would send.
+    assert not sentry_sdk.get_client().should_send_default_pii()
     manager = make_user(username="mona", email="mona.manager@shop.test", roles=[roles.MANAGER])
     session = requests.Session()
     session.cookies.set("sessionid", session_cookie(manager))
