@@ -14,6 +14,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from repairshop.mail_url import mailer_from_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -241,9 +243,10 @@ OIDC_USE_PKCE = True
 OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile")
 
 # --- Email and background tasks ---------------------------------------------------------
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+MAILERS = {
+    "default": mailer_from_url(env.str("EMAIL_URL", default="consolemail://"), timeout=10),
+}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="repairshop@localhost")
-EMAIL_TIMEOUT = 10
 # Absolute links in mail ("open the ticket") need the shop's address.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 

@@ -8,6 +8,8 @@ import threading
 import pytest
 from aiosmtpd.controller import Controller
 
+from repairshop.mail_url import mailer_from_url
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -45,13 +47,6 @@ class SmtpSink:
 def smtp_sink(settings):
     """Mail goes over SMTP to a sink on a free loopback port; the sink is not yet running."""
     sink = SmtpSink(free_port())
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = sink.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
+    settings.MAILERS = {"default": mailer_from_url(f"smtp://127.0.0.1:{sink.port}", timeout=5)}
     yield sink
     sink.stop()

@@ -27,8 +27,8 @@ from tickets.tasks import send_notification
 logger = logging.getLogger("tickets.worker")
 
 SWEEP_SECONDS = 10
-# A send holds its task RUNNING for at most a few EMAIL_TIMEOUTs; one RUNNING for longer
-# belongs to a worker that died.
+# A send holds its task RUNNING for at most a few SMTP timeouts (10 s each, settings.MAILERS);
+# one RUNNING for longer belongs to a worker that died.
 STALE_RUNNING = timedelta(seconds=60)
 OUTAGE_BACKOFF = (0.5, 1, 2, 5)
 
