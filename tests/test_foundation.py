@@ -167,6 +167,7 @@ def test_check_deploy_is_clean_with_production_variables():
         DEBUG="false",
         SECRET_KEY="a-production-secret-key-of-sixty-characters-or-more-0123456789",
         ALLOWED_HOSTS="example.com",
+        EMAIL_URL="smtp+tls://mail.example.com",
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -177,6 +178,19 @@ def test_check_deploy_is_clean_with_production_variables():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+    # Without EMAIL_URL, production would print notification mail to a console nobody reads.
+    del env["EMAIL_URL"]
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "mail.E001" in result.stderr
 
 
 # --- /healthz and the request id ---------------------------------------------------------------

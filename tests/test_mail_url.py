@@ -48,8 +48,8 @@ def test_non_smtp_backends():
         "BACKEND": "django.core.mail.backends.console.EmailBackend",
         "OPTIONS": {},
     }
-    assert mailer_from_url("filemail:///var/mail/shop", timeout=1)["OPTIONS"] == {
-        "file_path": "/var/mail/shop"
+    assert mailer_from_url("filemail:///var/mail/the%20shop", timeout=1)["OPTIONS"] == {
+        "file_path": "/var/mail/the shop"
     }
     assert mailer_from_url("dummymail://", timeout=1)["BACKEND"].endswith("dummy.EmailBackend")
 
@@ -59,14 +59,33 @@ def test_non_smtp_backends():
     [
         ("http://mail.example", "must start with one of smtp://"),
         ("mail.example:25", "must start with one of"),
-        ("smtp://mail.example:99999", "invalid port"),
+        ("smtp://mail.example:99999", "invalid host or port"),
         ("smtp+tls://", "needs a host"),
         ("filemail://relative/folder", "absolute folder"),
+        ("smtps://mail.example:587", "that port wants smtp\\+tls://"),
+        ("smtp+ssl://mail.example:25", "that port wants smtp\\+tls://"),
+        ("smtp+tls://mail.example:465", "that port wants smtps://"),
     ],
 )
 def test_bad_urls_are_refused_with_a_reason(url, message):
     with pytest.raises(ImproperlyConfigured, match=message):
         mailer_from_url(url, timeout=1)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "smtp://shop:Secr3t/Tail@mail.example:587",  # the password's start read as a port
+        "smtp://shop:Secr3t@mail.example/Tail",  # ... or the host followed by a path
+        "smtp://shop:Sec?r3tTail@mail.example",
+        "smtp://shop:Sec#r3tTail@mail.example",
+    ],
+)
+def test_an_unencoded_password_is_refused_without_showing_it(url):
+    with pytest.raises(ImproperlyConfigured, match="unencoded") as refused:
+        mailer_from_url(url, timeout=1)
+    for piece in ("Secr3t", "Sec", "Tail"):
+        assert piece not in str(refused.value)
 
 
 def test_the_configured_mailer_is_built_by_django(tmp_path):

@@ -153,6 +153,7 @@ PRODUCTION_ENV = {
     "CSRF_TRUSTED_ORIGINS": "https://shop.example.com",
     "DATABASE_URL": "postgres://root@127.0.0.1:5432/rs_security_deploycheck",
     "REDIS_URL": "redis://127.0.0.1:6379/15",
+    "EMAIL_URL": "smtp+tls://mail.example.com",
 }
 
 
