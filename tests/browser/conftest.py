@@ -7,6 +7,7 @@ an uncaught script error fails the test that caused it.
 import os
 
 import pytest
+from django.db import connections
 from django.test import Client
 
 # live_server runs Django in a thread beside Playwright's event loop.
@@ -39,6 +40,15 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        close_connections_opened_under_playwright()
+
+
+def close_connections_opened_under_playwright():
+    """Database queries a test makes inside sync_playwright() run in Playwright's greenlet,
+    whose context holds its own Django connection (connections are per context): closed
+    nowhere else, it stays checked out of the PostgreSQL pool and the test database cannot
+    be dropped at the end ("being accessed by other users")."""
+    connections.close_all()
 
 
 class ConsoleProblems(list):

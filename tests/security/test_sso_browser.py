@@ -8,6 +8,7 @@ import re
 
 import pytest
 import requests
+from django.db import connections
 from playwright.sync_api import expect
 
 from accounts import oidc, roles
@@ -66,6 +67,9 @@ def page(live_server, monkeypatch):
         page.on("pageerror", lambda error: problems.append(str(error)))
         yield page
         browser.close()
+        # The test's queries ran in Playwright's greenlet, with its own pooled connection:
+        # see tests/browser/conftest.py, close_connections_opened_under_playwright.
+        connections.close_all()
     assert problems == []
 
 
