@@ -161,6 +161,17 @@ def test_production_starts_with_both():
     assert "started" in result.stdout
 
 
+def check_deploy(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_check_deploy_is_clean_with_production_variables():
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", *PRODUCTION_UNSAFE)}
     env.update(
@@ -169,26 +180,12 @@ def test_check_deploy_is_clean_with_production_variables():
         ALLOWED_HOSTS="example.com",
         EMAIL_URL="smtp+tls://mail.example.com",
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = check_deploy(env)
     assert result.returncode == 0, result.stdout + result.stderr
 
     # Without EMAIL_URL, production would print notification mail to a console nobody reads.
     del env["EMAIL_URL"]
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = check_deploy(env)
     assert result.returncode == 1
     assert "mail.E001" in result.stderr
 

@@ -40,15 +40,11 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-        close_connections_opened_under_playwright()
-
-
-def close_connections_opened_under_playwright():
-    """Database queries a test makes inside sync_playwright() run in Playwright's greenlet,
-    whose context holds its own Django connection (connections are per context): closed
-    nowhere else, it stays checked out of the PostgreSQL pool and the test database cannot
-    be dropped at the end ("being accessed by other users")."""
-    connections.close_all()
+        # A test's queries inside sync_playwright() run in Playwright's greenlet, whose context
+        # holds its own Django connection (connections are per context). Closed nowhere else,
+        # it stays checked out of the PostgreSQL pool and the test database cannot be dropped
+        # at the end ("being accessed by other users").
+        connections.close_all()
 
 
 class ConsoleProblems(list):

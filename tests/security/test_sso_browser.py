@@ -68,7 +68,7 @@ def page(live_server, monkeypatch):
         yield page
         browser.close()
         # The test's queries ran in Playwright's greenlet, with its own pooled connection:
-        # see tests/browser/conftest.py, close_connections_opened_under_playwright.
+        # see the browser fixture in tests/browser/conftest.py.
         connections.close_all()
     assert problems == []
 
