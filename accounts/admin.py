@@ -10,8 +10,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
-from repairshop.activity import record_activity
-from repairshop.admin_site import ActivityLoggedAdmin
+from core.activity import record_activity
+from core.admin_base import ActivityLoggedAdmin
 
 
 @admin.register(User)

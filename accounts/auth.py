@@ -87,7 +87,7 @@ def user_for_token(token: str):
         ).update(last_used_at=now)
         if updated:
             # The security log gets token use at the same resolution: once a minute a token.
-            from repairshop.security import log_event
+            from ops.security import log_event
 
             log_event(
                 "auth:token_used",

@@ -39,8 +39,8 @@ from mozilla_django_oidc.views import (
 
 from accounts import roles
 from accounts.models import User
-from repairshop import ratelimits
-from repairshop.security import log_event
+from ops import ratelimits
+from ops.security import log_event
 
 logger = logging.getLogger("repairshop.security")
 

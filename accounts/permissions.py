@@ -12,8 +12,8 @@ from django.http import Http404
 
 from accounts import roles
 from accounts.backends import RememberedPerUser
-from repairshop import errors
-from repairshop.errors import DomainError
+from core import errors
+from core.errors import DomainError
 
 security_log = logging.getLogger("repairshop.security")
 
@@ -119,7 +119,7 @@ def can_use_admin(user) -> bool:
 # --- enforcing ---------------------------------------------------------------------------------
 def deny(user, *, action: str, object_type: str = "", object_id=None, message: str | None = None):
     """Records a refused write (contract §7) and raises AccessDenied."""
-    from repairshop.activity import record_activity
+    from core.activity import record_activity
 
     security_log.warning(
         "permission denied: user=%s action=%s object=%s#%s",

@@ -18,8 +18,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import oidc
-from repairshop import ratelimits
-from repairshop.security import log_event
+from ops import ratelimits
+from ops.security import log_event
 
 logger = logging.getLogger("repairshop.security")
 

@@ -4,7 +4,7 @@ its time (and EXPLAIN ANALYZE with --explain), and the cProfile top functions.
     uv run python bench/profile_scenario.py list [--scale 1.0] [-n 200] [--explain] [--top 30]
     uv run python bench/profile_scenario.py all [-n 200] [--rendering]
 
---rendering forgets every remembered list (repairshop.rendered) and the polled version
+--rendering forgets every remembered list (core.rendered) and the polled version
 before each request: the cost of the first request after a change, which renders.
 
 `all` prints the CPU cost of one request of every scenario: this process's CPU time plus

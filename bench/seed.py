@@ -115,7 +115,7 @@ def copy_text(value: str) -> str:
 
 
 def generate(conn, *, scale: float, users: dict, rng: random.Random, now: float, out) -> dict:
-    from repairshop import demo_data
+    from demo import data as demo_data
 
     n_customers, n_tickets = counts_for(scale)
     span = YEARS * 365 * 86400

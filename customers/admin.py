@@ -5,9 +5,9 @@ Nothing is hard-deleted."""
 from django import forms
 from django.contrib import admin, messages
 
+from core.admin_base import ServiceWriteAdmin, error_message
+from core.errors import DomainError
 from customers.models import Customer
-from repairshop.admin_site import ServiceWriteAdmin, error_message
-from repairshop.errors import DomainError
 
 EDITABLE_FIELDS = (
     "first_name",

@@ -8,10 +8,8 @@ from django.http import HttpRequest
 from ninja import Query, Router
 from pydantic import AfterValidator, Field, Strict
 
-from customers import queries, services
-from customers.models import Customer
-from repairshop.pagination import paginate
-from repairshop.schemas import (
+from core.pagination import paginate
+from core.schemas import (
     COMMON_ERRORS,
     AliasReader,
     ApiIn,
@@ -32,7 +30,9 @@ from repairshop.schemas import (
     respond,
     respond_list,
 )
-from repairshop.validation import COUNTRY_CODES
+from core.validation import COUNTRY_CODES
+from customers import queries, services
+from customers.models import Customer
 from tickets.queries import tickets_version
 
 router = Router(by_alias=True)

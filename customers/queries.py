@@ -15,9 +15,9 @@ from django.db.models.functions import Coalesce, Concat
 
 from accounts import permissions
 from accounts.permissions import AccessDenied
+from core.errors import validation_error
+from core.validation import has_nul
 from customers.models import Customer
-from repairshop.errors import validation_error
-from repairshop.validation import has_nul
 from tickets.models import Ticket
 
 SORT_FIELDS = ("first_name", "last_name", "email", "created_at")

@@ -12,11 +12,10 @@ from django.db.models.functions import Lower
 
 from accounts import permissions
 from accounts.permissions import NotFound
-from customers.models import Customer
-from repairshop import errors
-from repairshop.activity import record_activity
-from repairshop.errors import DomainError
-from repairshop.validation import (
+from core import errors
+from core.activity import record_activity
+from core.errors import DomainError
+from core.validation import (
     FieldErrors,
     clean_bool,
     clean_country,
@@ -26,6 +25,7 @@ from repairshop.validation import (
     full_clean,
     is_storable_id,
 )
+from customers.models import Customer
 
 DUPLICATE_EMAIL_MESSAGE = "Customer with this email already exists"
 CONFLICT_MESSAGE = "This customer was changed by someone else. Reload and try again."

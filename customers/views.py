@@ -10,11 +10,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import permissions
 from accounts.permissions import AccessDenied
-from customers import queries, services
-from customers.forms import PAGE_SIZE, CustomerFilterForm, CustomerForm
-from repairshop import errors
-from repairshop.errors import DomainError
-from repairshop.pages import (
+from core import errors
+from core.errors import DomainError
+from core.pages import (
     activity_timeline,
     add_domain_error,
     form_after_refusal,
@@ -23,7 +21,9 @@ from repairshop.pages import (
     page_login_required,
     render_list,
 )
-from repairshop.pagination import paginate
+from core.pagination import paginate
+from customers import queries, services
+from customers.forms import PAGE_SIZE, CustomerFilterForm, CustomerForm
 from tickets.queries import TicketFilters, ticket_list, tickets_version
 
 CUSTOMER_TICKETS_SHOWN = 20

@@ -1,4 +1,4 @@
-"""The Django admin for managers: who may enter it, and helpers the apps' admins share.
+"""The Django admin site for managers: who may enter it, and how they sign in and out.
 
 Staff here are not `is_staff`: the admin is open to users holding accounts.access_admin
 (the manager role) and to superusers, as contract §6 says. Signing in goes through the
@@ -8,13 +8,10 @@ its rate limits and single sign-on too.
 
 from functools import update_wrapper
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
 
 from accounts.permissions import can_use_admin
-from repairshop.activity import record_activity
-from repairshop.errors import DomainError
 
 
 class RepairshopAdminSite(admin.AdminSite):
@@ -61,70 +58,3 @@ class RepairshopAdminSite(admin.AdminSite):
         from accounts.views import logout_view
 
         return logout_view(request)
-
-
-def error_message(exc: DomainError) -> str:
-    """The domain error as one line, with the per-field messages when there are any."""
-    details = exc.details or {}
-    parts = [
-        f"{field}: {'; '.join(str(m) for m in msgs)}"
-        for field, msgs in details.items()
-        if isinstance(msgs, list | tuple)
-    ]
-    return f"{exc.message} ({', '.join(parts)})" if parts else exc.message
-
-
-class ServiceWriteAdmin(admin.ModelAdmin):
-    """For models whose writes go through a service: a broken business rule raised by the
-    service rolls the admin's transaction back and comes back as an error message."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:
-            self.message_user(request, error_message(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    # The service records the activity entry; the admin's own LogEntry is kept as well.
-
-
-class ActivityLoggedAdmin(admin.ModelAdmin):
-    """For models the admin writes directly (users, tokens): each add and change made here
-    also goes to the activity log (contract §7). Change messages hold field labels only."""
-
-    activity_object_type = ""
-
-    def log_addition(self, request, obj, message):
-        record_activity(
-            actor=request.user,
-            action=f"{self.activity_object_type}:create",
-            object_type=self.activity_object_type,
-            object_id=obj.pk,
-            metadata={"via": "admin"},
-        )
-        return super().log_addition(request, obj, message)
-
-    def log_change(self, request, obj, message):
-        record_activity(
-            actor=request.user,
-            action=f"{self.activity_object_type}:update",
-            object_type=self.activity_object_type,
-            object_id=obj.pk,
-            metadata={"via": "admin", "changes": message},
-        )
-        return super().log_change(request, obj, message)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Nobody, superusers included, adds, changes or deletes these rows here."""
-
-    actions = None
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

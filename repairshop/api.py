@@ -21,11 +21,11 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from accounts.auth import Anonymous, BearerTokenAuth, SessionCsrfAuth, authenticate_request
+from core import errors
+from core.errors import DomainError
+from core.schemas import camel, now_iso
 from customers.api import customer_out
 from customers.api import router as customers_router
-from repairshop import errors
-from repairshop.errors import DomainError
-from repairshop.schemas import camel, now_iso
 from tickets.api import router as tickets_router
 from tickets.api import ticket_out
 
@@ -52,7 +52,7 @@ def check_request(request: HttpRequest, user) -> None:
     the API rate limits of contract §8: raise django_ratelimit's `Ratelimited` (optionally
     with a `retry_after` attribute, in seconds) and the caller gets 429 RATE_LIMITED with
     Retry-After."""
-    from repairshop import ratelimits  # the limits and their Redis-down policy live there
+    from ops import ratelimits  # the limits and their Redis-down policy live there
 
     ratelimits.api_request(request, user=user)
     if user is None and request.headers.get("Authorization", "").lower().startswith("bearer"):

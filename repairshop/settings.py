@@ -14,7 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from repairshop.mail_url import mailer_from_url
+from ops.mail_url import mailer_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -55,21 +55,22 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "ninja",
     "mozilla_django_oidc",
-    "repairshop",
+    "core",  # the shared library (app label "repairshop": the activity log)
     "accounts",
     "customers",
     "tickets",
+    "demo",
 ]
 
 MIDDLEWARE = [
-    "repairshop.middleware.RequestIdMiddleware",
+    "core.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "repairshop.security.SessionSecurityMiddleware",  # idle timeout, inactive users, no-store
+    "ops.security.SessionSecurityMiddleware",  # idle timeout, inactive users, no-store
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -90,7 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "repairshop.context_processors.shop",
+                "accounts.context_processors.shop",
             ],
         },
     },
@@ -158,7 +159,7 @@ if REDIS_URL:
                 "IGNORE_EXCEPTIONS": True,
             },
         },
-        # The same Redis for the rate limits, but raising: repairshop.ratelimits must see an
+        # The same Redis for the rate limits, but raising: ops.ratelimits must see an
         # outage to apply its per-limit policy (an ignored error reads as "over the limit").
         "ratelimit": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -184,7 +185,7 @@ else:
     SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003"]
     RATELIMIT_USE_CACHE = "default"
 
-# Rendered lists and API pages keyed by the data version (repairshop.rendered): per process,
+# Rendered lists and API pages keyed by the data version (core.rendered): per process,
 # so serving one costs no round trip; the version in the key keeps processes consistent.
 # ~50 kB an entry: at most ~15 MB a process.
 CACHES["rendered"] = {
@@ -319,7 +320,7 @@ API_VERSION = "1.0"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "repairshop.middleware.RequestIdLogFilter"}},
+    "filters": {"request_id": {"()": "core.request_id.RequestIdLogFilter"}},
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s",
@@ -343,6 +344,6 @@ LOGGING = {
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production" if not DEBUG else "dev")
 if SENTRY_DSN:
-    from repairshop.sentry import init_sentry
+    from ops.sentry import init_sentry
 
     init_sentry(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT)

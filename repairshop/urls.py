@@ -4,12 +4,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from accounts import views as account_views
-from repairshop import views
+from ops import health
 from repairshop.api import api, api_not_found
 from tickets import views as ticket_views
 
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     path("api/", api.urls),
     # Any other /api/ URL: the JSON 404 of contract §1, not the HTML page.
     re_path(r"^api(?:/.*)?$", api_not_found),

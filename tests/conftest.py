@@ -2,10 +2,10 @@
 helpers shared by every test."""
 
 import pytest
-from django.db import connection
 
 from accounts import roles
 from tests import factories
+from tests.helpers import on_postgresql
 
 
 def _is_transactional(item) -> bool:
@@ -66,7 +66,7 @@ def role_groups_after_flush(request):
 @pytest.fixture(autouse=True)
 def forget_rendered_and_permissions():
     """Each test starts with nothing remembered in this process: no rendered list
-    (repairshop.rendered), no user's permissions (accounts.backends), no polled version.
+    (core.rendered), no user's permissions (accounts.backends), no polled version.
     They are keyed by what they depend on, but a rolled-back test can repeat ids and
     timestamps."""
     from django.core.cache import caches
@@ -116,10 +116,6 @@ def viewer(db):
 @pytest.fixture
 def customer(db):
     return factories.make_customer(first_name="Grace", last_name="Hopper", email="grace@navy.test")
-
-
-def on_postgresql() -> bool:
-    return connection.vendor == "postgresql"
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from django.urls import reverse
 
 from accounts import roles
 from accounts.models import ApiToken, User, hash_token
+from core.activity import record_activity
+from core.models import ActivityLog
 from customers.models import Customer
-from repairshop.activity import record_activity
-from repairshop.models import ActivityLog
 from tests import factories
 from tickets.models import Notification
 

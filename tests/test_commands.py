@@ -17,9 +17,9 @@ from django.core.management.base import CommandError
 
 from accounts import roles
 from accounts.models import ApiToken, User, hash_token
+from core.models import ActivityLog
 from customers.models import Customer
-from repairshop.management.commands import demo
-from repairshop.models import ActivityLog
+from demo.management.commands import demo
 from tests import factories
 from tickets.models import Ticket
 

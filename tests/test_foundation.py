@@ -229,7 +229,7 @@ def test_healthz_503_when_the_database_is_unreachable(database_url):
     assert status == "503"
     assert '"database": "error"' in body
     # The warning is logged with the request's id.
-    assert re.search(r"WARNING \[probe-503\] repairshop\.views: health check", result.stderr)
+    assert re.search(r"WARNING \[probe-503\] repairshop\.health: health check", result.stderr)
 
 
 def test_inbound_request_id_is_echoed(client, db):

@@ -1,11 +1,11 @@
-"""EMAIL_URL as Django's MAILERS entry (repairshop.mail_url)."""
+"""EMAIL_URL as Django's MAILERS entry (ops.mail_url)."""
 
 import pytest
 from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from repairshop.mail_url import mailer_from_url
+from ops.mail_url import mailer_from_url
 
 SMTP = "django.core.mail.backends.smtp.EmailBackend"
 

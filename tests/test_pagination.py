@@ -1,10 +1,10 @@
-"""repairshop.pagination: exact totals, pages past the end, and its two queries."""
+"""core.pagination: exact totals, pages past the end, and its two queries."""
 
 import pytest
 
+from core.errors import DomainError
+from core.pagination import paginate
 from customers.models import Customer
-from repairshop.errors import DomainError
-from repairshop.pagination import paginate
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Lists remembered per data version (repairshop.rendered, repairshop.pages.render_list):
+"""Lists remembered per data version (core.rendered, core.pages.render_list):
 served again without reading or rendering anything, but never stale, never another user's
 and never with another request's token or nonce."""
 
@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts import roles
 from tests import factories
-from tests.api.conftest import ApiClient
+from tests.helpers import ApiClient
 from tests.tickets.test_views import HTMX, _query_kind, _rendered_templates, _text, _version
 from tickets.models import Ticket
 

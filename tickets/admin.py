@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR
 from django.core.paginator import Paginator
 
-from repairshop.admin_site import ReadOnlyAdmin, ServiceWriteAdmin
+from core.admin_base import ReadOnlyAdmin, ServiceWriteAdmin
 from tickets.models import Notification, Ticket
 from tickets.queries import counted_tickets
 

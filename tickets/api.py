@@ -9,8 +9,8 @@ from ninja import Query, Router
 from pydantic import Field, Strict, WithJsonSchema
 
 from accounts import permissions
-from repairshop.pagination import paginate
-from repairshop.schemas import (
+from core.pagination import paginate
+from core.schemas import (
     COMMON_ERRORS,
     NO_NUL_PATTERN,
     AliasReader,

@@ -18,9 +18,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from accounts import permissions
 from accounts.models import User
 from accounts.permissions import AccessDenied
+from core.errors import validation_error
+from core.validation import has_nul, is_storable_id
 from customers.models import Customer
-from repairshop.errors import validation_error
-from repairshop.validation import has_nul, is_storable_id
 from tickets.models import Priority, Ticket
 
 SORT_FIELDS = ("id", "title", "created_at", "updated_at", "priority")
@@ -129,7 +129,7 @@ def _visible_tickets(user) -> TicketQuerySet:
 
 def visibility_scope(user, *, status_forms: bool = False) -> str:
     """Whose tickets `user` sees, as a key part for what is rendered once and shared
-    (repairshop.rendered): "all", or their own ("tech:<id>"). With status_forms, also which
+    (core.rendered): "all", or their own ("tech:<id>"). With status_forms, also which
     rows carry a status form for them: a user who may change the status of their own
     tickets only, among everyone's, gets rows of their own."""
     if not permissions.can_view_all_tickets(user):
@@ -299,7 +299,7 @@ def tickets_version(*, user) -> str:
     updated_at) or a member of staff renamed, deactivated or given other rights (max user
     updated_at, see accounts.signals) and, on PostgreSQL, the change counter that follows
     commit order (tickets/migrations/0004_data_version). One query. The rendered lists are
-    keyed by it (repairshop.rendered).
+    keyed by it (core.rendered).
 
     It is the same for every user (a technician may poll once too often but never misses a
     change) and so checks no permission: all an unchanged poll learns is "no change" (a 204

@@ -17,11 +17,10 @@ from django.utils import timezone
 from accounts import permissions, roles
 from accounts.models import User
 from accounts.permissions import NotFound
-from customers.models import Customer
-from repairshop import errors
-from repairshop.activity import record_activity
-from repairshop.errors import DomainError, validation_error
-from repairshop.validation import (
+from core import errors
+from core.activity import record_activity
+from core.errors import DomainError, validation_error
+from core.validation import (
     FieldErrors,
     clean_bool,
     clean_decimal,
@@ -29,6 +28,7 @@ from repairshop.validation import (
     full_clean,
     is_storable_id,
 )
+from customers.models import Customer
 from tickets.models import DeviceType, Priority, Ticket
 from tickets.notifications import queue_assignment_email
 

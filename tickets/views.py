@@ -19,12 +19,9 @@ from django_htmx.http import trigger_client_event
 
 from accounts import permissions
 from accounts.permissions import AccessDenied
-from customers import queries as customer_queries
-from customers import services as customer_services
-from customers.forms import CustomerForm
-from repairshop import errors
-from repairshop.errors import DomainError
-from repairshop.pages import (
+from core import errors
+from core.errors import DomainError
+from core.pages import (
     activity_timeline,
     add_domain_error,
     form_after_refusal,
@@ -35,7 +32,10 @@ from repairshop.pages import (
     vary_on_htmx,
     wants_fragment,
 )
-from repairshop.pagination import paginate
+from core.pagination import paginate
+from customers import queries as customer_queries
+from customers import services as customer_services
+from customers.forms import CustomerForm
 from tickets import queries, services
 from tickets.forms import (
     PAGE_SIZE,

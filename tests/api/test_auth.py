@@ -12,7 +12,7 @@ from django.utils.crypto import get_random_string
 
 from accounts.models import ApiToken, hash_token
 from tests import factories
-from tests.api.conftest import ApiClient, assert_error, customer_body
+from tests.helpers import ApiClient, assert_error, customer_body
 
 pytestmark = pytest.mark.django_db
 

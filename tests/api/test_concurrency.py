@@ -9,7 +9,7 @@ import requests
 
 from accounts import roles
 from tests import factories
-from tests.api.conftest import customer_body
+from tests.helpers import customer_body
 from tickets.models import Ticket
 
 pytestmark = [

@@ -4,10 +4,10 @@ from datetime import datetime
 
 import pytest
 
+from core.models import ActivityLog
 from customers.models import Customer
-from repairshop.models import ActivityLog
 from tests import factories
-from tests.api.conftest import assert_error, customer_body
+from tests.helpers import assert_error, customer_body
 
 pytestmark = pytest.mark.django_db
 

@@ -16,12 +16,12 @@ from django.http import Http404
 from django.test import Client, RequestFactory
 from django_ratelimit.exceptions import Ratelimited
 
+from core.errors import DomainError
+from core.request_id import current_request_id
+from ops.sentry import init_sentry
 from repairshop.api import handle_exception
-from repairshop.errors import DomainError
-from repairshop.middleware import current_request_id
-from repairshop.sentry import init_sentry
 from tests import factories
-from tests.api.conftest import assert_error, customer_body
+from tests.helpers import assert_error, customer_body
 
 pytestmark = pytest.mark.django_db
 

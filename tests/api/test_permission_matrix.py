@@ -10,7 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from accounts import roles
 from repairshop.api import api
 from tests import factories
-from tests.api.conftest import ApiClient, customer_body
+from tests.helpers import ApiClient, customer_body
 
 pytestmark = pytest.mark.django_db
 

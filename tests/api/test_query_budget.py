@@ -5,7 +5,7 @@ import pytest
 
 from customers.models import Customer
 from tests import factories
-from tests.api.conftest import ApiClient
+from tests.helpers import ApiClient
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ ROWS = 120
 # remembered per (user, updated_at) (accounts.backends). Rate limits are off here: in
 # production their counters live in Redis, not in the database.
 AUTH = 1
-VERSION = 1  # the data version the lists are remembered under (repairshop.rendered)
+VERSION = 1  # the data version the lists are remembered under (core.rendered)
 LISTS = [
     # + COUNT + the page (ticket counts are a correlated subquery of that same query)
     ("/api/customers", {}, AUTH + VERSION + 2),

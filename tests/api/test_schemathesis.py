@@ -16,7 +16,7 @@ from schemathesis.config import SchemathesisConfig
 from accounts import roles
 from repairshop.api import api
 from tests import factories
-from tests.conftest import on_postgresql
+from tests.helpers import on_postgresql
 
 pytestmark = [pytest.mark.postgres, pytest.mark.schemathesis, pytest.mark.timeout(600)]
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts import roles
 from tests import factories
-from tests.api.conftest import ApiClient, assert_error
+from tests.helpers import ApiClient, assert_error
 from tickets.models import Notification, Priority, Ticket
 
 pytestmark = pytest.mark.django_db

@@ -10,6 +10,8 @@ import pytest
 from django.db import connections
 from django.test import Client
 
+from tests.helpers import DESKTOP
+
 # live_server runs Django in a thread beside Playwright's event loop.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -23,8 +25,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-DESKTOP = {"width": 1280, "height": 800}
-TABLET = {"width": 800, "height": 1280}
 ASSET_TYPES = {"stylesheet", "script", "image", "font"}
 
 

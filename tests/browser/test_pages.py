@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from customers.models import Customer
 from tests import factories
-from tests.browser.conftest import TABLET
+from tests.helpers import TABLET
 from tickets.models import Priority, Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -14,8 +14,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import User
-from repairshop.management.commands.demo import create_demo_data, create_demo_users
-from tests.browser.conftest import DESKTOP, TABLET
+from demo.management.commands.demo import create_demo_data, create_demo_users
+from tests.helpers import DESKTOP, TABLET
 from tickets.models import Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 
 from accounts.permissions import AccessDenied, NotFound
+from core.errors import DomainError
+from core.models import ActivityLog
 from customers.models import Customer
 from customers.queries import customer_get, customer_list
 from customers.services import customer_create, customer_deactivate, customer_update
-from repairshop.errors import DomainError
-from repairshop.models import ActivityLog
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -446,7 +446,7 @@ def test_ticket_count_counts_all_tickets_without_multiplying_rows(viewer, people
 
 
 def test_customer_list_query_budget(viewer, people, django_assert_num_queries):
-    from repairshop.pagination import paginate
+    from core.pagination import paginate
 
     for customer in people.values():
         for _ in range(3):

@@ -6,8 +6,8 @@ from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.models import ActivityLog
 from customers.models import Customer
-from repairshop.models import ActivityLog
 from tests import factories
 
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from repairshop import ratelimits
+from ops import ratelimits
 
 
 @pytest.fixture(autouse=True)

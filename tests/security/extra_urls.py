@@ -4,7 +4,7 @@ one that hits a rate limit."""
 from django.urls import path
 
 from customers.models import Customer
-from repairshop import ratelimits
+from ops import ratelimits
 from repairshop.urls import urlpatterns as site_urlpatterns
 
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from accounts import roles
-from repairshop.models import ActivityLog
+from core.models import ActivityLog
 from tests.factories import make_token, make_user
 
 

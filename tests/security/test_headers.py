@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
+from core.models import ActivityLog
 from customers.models import Customer
-from repairshop.models import ActivityLog
 from tests.factories import PASSWORD
 from tests.security.crawl import all_routes
 

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from repairshop.models import ActivityLog
+from core.models import ActivityLog
 from tests.factories import PASSWORD
 
 LOGIN = "/accounts/login/"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from repairshop.models import ActivityLog
+from core.models import ActivityLog
 from tests.factories import PASSWORD
 
 LOGIN = "/accounts/login/"

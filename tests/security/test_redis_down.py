@@ -1,7 +1,7 @@
 """Production cache set-up (Redis for the cache, cached_db sessions and the rate limits) on a
 Redis this test starts on a spare port and then kills: the app keeps serving, no 5xx.
 
-Policy under test (repairshop.ratelimits): with Redis gone the login and anonymous limits
+Policy under test (ops.ratelimits): with Redis gone the login and anonymous limits
 keep counting in process memory, the per-user API limits are open; one error log line.
 """
 
@@ -15,7 +15,7 @@ import pytest
 import redis
 from django.core.cache import caches
 
-from repairshop import ratelimits
+from ops import ratelimits
 from tests.factories import PASSWORD, make_token
 from tests.security.crawl import all_routes
 

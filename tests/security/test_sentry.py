@@ -12,7 +12,7 @@ import sentry_sdk
 from django.test import Client
 
 from accounts import roles
-from repairshop.sentry import init_sentry
+from ops.sentry import init_sentry
 from tests.factories import make_user
 
 SECRETS = {

@@ -6,7 +6,7 @@ import time
 from django.contrib.sessions.models import Session
 from django.test import Client
 
-from repairshop.security import LAST_SEEN_KEY
+from ops.security import LAST_SEEN_KEY
 from tests.factories import PASSWORD, make_token
 
 PAGE = "/accounts/password/"  # any page that needs a login

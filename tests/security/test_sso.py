@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group
 
 from accounts import oidc, roles
 from accounts.models import User
-from repairshop.models import ActivityLog
+from core.models import ActivityLog
 from tests.factories import make_user
 
 CLIENT_ID = "repairshop-test"

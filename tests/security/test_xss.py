@@ -13,8 +13,8 @@ from html.parser import HTMLParser
 import pytest
 
 from accounts import roles
+from core.activity import record_activity
 from customers.models import Customer
-from repairshop.activity import record_activity
 from tests.factories import make_user
 from tickets.models import Ticket
 

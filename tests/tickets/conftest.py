@@ -8,7 +8,7 @@ import threading
 import pytest
 from aiosmtpd.controller import Controller
 
-from repairshop.mail_url import mailer_from_url
+from ops.mail_url import mailer_from_url
 
 
 def free_port() -> int:

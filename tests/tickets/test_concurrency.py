@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 
 from accounts import roles
+from core.errors import DomainError
 from customers.services import customer_create, customer_update
-from repairshop.errors import DomainError
 from tests import factories
 from tickets.models import Ticket
 from tickets.services import ticket_create, ticket_update

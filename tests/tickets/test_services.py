@@ -10,9 +10,9 @@ from django.utils import timezone
 from accounts import roles
 from accounts.models import User
 from accounts.permissions import STATUS_NOT_OWN_MESSAGE, AccessDenied, NotFound
-from repairshop.errors import DomainError
-from repairshop.models import ActivityLog
-from repairshop.pagination import paginate
+from core.errors import DomainError
+from core.models import ActivityLog
+from core.pagination import paginate
 from tests import factories
 from tickets.models import Notification, Priority, Ticket
 from tickets.queries import (

@@ -16,8 +16,8 @@ from django.test.signals import template_rendered
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core.models import ActivityLog
 from customers.models import Customer
-from repairshop.models import ActivityLog
 from tests import factories
 from tickets.models import Priority, Ticket
 

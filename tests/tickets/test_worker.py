@@ -9,8 +9,8 @@ from django.tasks import TaskResultStatus
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from repairshop.activity import record_activity
-from repairshop.models import ActivityLog
+from core.activity import record_activity
+from core.models import ActivityLog
 from tests import factories
 from tickets.management.commands.worker import requeue_stranded_notifications
 from tickets.models import Notification

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import ApiToken, User
-from repairshop.activity import record_activity
+from core.activity import record_activity
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.roles import ROLES
-from repairshop.activity import record_activity
+from core.activity import record_activity
 
 
 class Command(BaseCommand):

@@ -18,7 +18,7 @@ from django.utils.cache import add_never_cache_headers
 from django_htmx.http import HttpResponseClientRedirect
 from django_ratelimit.exceptions import Ratelimited
 
-from repairshop.activity import record_activity
+from core.activity import record_activity
 
 security_log = logging.getLogger("repairshop.security")
 

@@ -13,7 +13,7 @@ from django.http import HttpResponse, JsonResponse
 from ninja import Path, Schema
 from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from repairshop import rendered
+from core import rendered
 
 _SNAKE_PART = re.compile(r"_([a-z0-9])")
 
@@ -179,7 +179,7 @@ def respond(body: dict[str, Any], *, status: int = 200) -> JsonResponse:
 
 def respond_list(request, *, version: str, scope: str, build) -> HttpResponse:
     """A list body whose data (everything but `metadata`) is remembered per data version
-    (repairshop.rendered), keyed by the query, the caller's permissions and `scope` (whose
+    (core.rendered), keyed by the query, the caller's permissions and `scope` (whose
     rows they may see). `build` returns that data as a dict, in wire form; it runs only when
     nothing is remembered. The metadata (timestamp, request id, response time) is the
     request's own."""
@@ -236,7 +236,7 @@ def list_metadata(request) -> dict[str, Any]:
 
 
 def pagination(page) -> dict[str, Any]:
-    """The pagination block from a repairshop.pagination.Page."""
+    """The pagination block from a core.pagination.Page."""
     return {
         "page": page.page,
         "pageSize": page.page_size,

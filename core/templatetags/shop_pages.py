@@ -81,12 +81,3 @@ def change_lines(metadata) -> list[str]:
     if metadata.get("attempted"):
         lines.append(f"Tried: {metadata['attempted']}")
     return lines
-
-
-@register.filter
-def may_change_status(ticket, user) -> bool:
-    """{% if ticket|may_change_status:user %}: the status button of contract §6 (no query
-    once the user's permissions are loaded)."""
-    from accounts.permissions import can_change_status
-
-    return can_change_status(user, ticket)

@@ -2,8 +2,8 @@
 
 from django.contrib import admin
 
-from repairshop.admin_site import ReadOnlyAdmin
-from repairshop.models import ActivityLog
+from core.admin_base import ReadOnlyAdmin
+from core.models import ActivityLog
 
 
 class ActionKindFilter(admin.SimpleListFilter):

@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import User
+from core.models import ActivityLog
 from customers.models import Customer
-from repairshop import demo_data
-from repairshop.models import ActivityLog
+from demo import data as demo_data
 from tickets.models import Ticket
 
 DEMO_PASSWORD = "repairshop-demo"

@@ -42,7 +42,7 @@ class FieldErrors:
 
     def raise_if_any(self) -> None:
         if self.errors:
-            from repairshop.errors import validation_error
+            from core.errors import validation_error
 
             raise validation_error(self.errors)
 
@@ -170,7 +170,7 @@ def full_clean(instance, *, exclude: tuple[str, ...] = ()) -> None:
         # `exclude` skips foreign keys the service has already loaded (one query each).
         instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
-        from repairshop.errors import validation_error
+        from core.errors import validation_error
 
         raise validation_error(
             {field: list(messages) for field, messages in exc.message_dict.items()}

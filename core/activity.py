@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from repairshop.middleware import current_request_id
-from repairshop.models import ActivityLog
-from repairshop.validation import is_storable_id
+from core.models import ActivityLog
+from core.request_id import current_request_id
+from core.validation import is_storable_id
 
 
 def record_activity(

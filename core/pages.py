@@ -14,9 +14,9 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from repairshop import errors, rendered
-from repairshop.errors import DomainError
-from repairshop.models import ActivityLog
+from core import errors, rendered
+from core.errors import DomainError
+from core.models import ActivityLog
 
 TIMELINE_LENGTH = 50
 
@@ -53,7 +53,7 @@ def vary_on_htmx(response):
 
 def render_list(request, *, template: str, fragment: str, version: str, context, scope=""):
     """A list page, or for an htmx request its results (the partial named `fragment`), each
-    remembered per data version (repairshop.rendered).
+    remembered per data version (core.rendered).
 
     The results depend on the version, the URL, the user's permissions and `scope` (whose
     rows the user may see, when that is not everyone's): users who share those share the

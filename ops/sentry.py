@@ -14,7 +14,7 @@ import re
 import sentry_sdk
 from sentry_sdk.integrations.django import DjangoIntegration
 
-from repairshop.middleware import current_request_id
+from core.request_id import current_request_id
 
 RELEASE = "repairshop@0.1.0"
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from repairshop.errors import validation_error
+from core.errors import validation_error
 
 MAX_PAGE_SIZE = 100
 
