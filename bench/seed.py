@@ -4,7 +4,7 @@
 
 Scale 1.0 is five years of a busy shop: 50,000 customers and 200,000 tickets (about 2 % of
 them still open, the newest ones), 8 technicians, all priorities, device + fault + serial in
-titles and descriptions (the vocabulary of repairshop/demo_data.py), notes, and the activity
+titles and descriptions (the vocabulary of demo/data.py), notes, and the activity
 entries the app would have written (customer:create, ticket:create, ticket:status_change).
 Scale 0.1 gives 20k tickets, 10 gives 2M. Users get a known password (BENCH_PASSWORD) so
 the runner can sign them in.

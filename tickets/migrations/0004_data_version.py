@@ -2,7 +2,7 @@
 PostgreSQL only.
 
 The lists are rendered once per data version and served from memory until it moves
-(repairshop/rendered.py). A version made only of maxima (newest ticket id, latest
+(core/rendered.py). A version made only of maxima (newest ticket id, latest
 updated_at) can miss a change on PostgreSQL: ids and timestamps are taken before commit, so
 of two concurrent writes the one with the lower id or the earlier timestamp can commit
 last, after a list was already rendered and stored under the maxima the other one set. This
