@@ -14,6 +14,7 @@ from accounts import roles
 from accounts.backends import RememberedPerUser
 from core import errors
 from core.errors import DomainError
+from core.rendered import Audience
 
 security_log = logging.getLogger("repairshop.security")
 
@@ -34,7 +35,7 @@ class NotFound(DomainError, Http404):
         super().__init__(errors.NOT_FOUND, message)
 
 
-remembered_technicians = RememberedPerUser(512)
+remembered_roles = RememberedPerUser(512)
 
 
 def _has(user, perm: str) -> bool:
@@ -99,14 +100,31 @@ def can_change_any_status(user) -> bool:
     return _has(user, "tickets.update_all_tickets")
 
 
-def is_technician(user) -> bool:
-    """A member of the technicians' group: has a queue, can be assigned tickets. Remembered
-    per (user id, updated_at) like the permissions (accounts.backends): group changes move
-    updated_at."""
+def role_names(user) -> frozenset[str]:
+    """The names of the user's groups (their roles). Remembered per (user id, updated_at)
+    like the permissions (accounts.backends): group changes move updated_at."""
     if not (user and user.is_authenticated):
-        return False
-    return remembered_technicians.read(
-        user, lambda member: member.groups.filter(name=roles.TECHNICIAN).exists()
+        return frozenset()
+    return remembered_roles.read(
+        user, lambda member: frozenset(member.groups.values_list("name", flat=True))
+    )
+
+
+def is_technician(user) -> bool:
+    """A member of the technicians' group: has a queue, can be assigned tickets."""
+    return roles.TECHNICIAN in role_names(user)
+
+
+def audience(user, *, per_user: bool) -> Audience:
+    """Who `user` is for a rendering shared between users (core.rendered): their roles and
+    permissions, and with `per_user` (the rows depend on whose they are) their id."""
+    if user.is_superuser:
+        # Every permission: the flag says it without reading the whole permission table.
+        return Audience(roles=role_names(user), permissions=frozenset(), superuser=True)
+    return Audience(
+        roles=role_names(user),
+        permissions=frozenset(user.get_all_permissions()) if user.is_active else frozenset(),
+        user_id=user.pk if per_user else None,
     )
 
 

@@ -3,7 +3,7 @@
 Saving a user bumps it (auto_now); these receivers cover what a save does not: the user's
 groups, the user's own permissions and a group's permissions (every member is bumped). The
 permission lookup (accounts.backends) remembers a user's permissions per (id, updated_at),
-and the lists' data version (tickets.queries.tickets_version) includes the newest
+and the lists' data version (core.rendered.data_version) includes the newest
 updated_at, so both see such a change at once, in every process.
 
 Changes made around the ORM's signals (raw SQL, a data migration) are not seen until the

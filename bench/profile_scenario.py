@@ -111,13 +111,13 @@ def main(argv=None) -> int:
     if args.rendering:
         from django.core.cache import caches
 
-        from tickets.queries import forget_polled_version
+        from core.rendered import forget_all
 
         plain_get = SignedIn.get
 
         def rendering_get(self, sc):
             caches["rendered"].clear()
-            forget_polled_version()
+            forget_all()
             return plain_get(self, sc)
 
         SignedIn.get = rendering_get

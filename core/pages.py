@@ -5,6 +5,7 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.context_processors import PermWrapper
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
 from django.shortcuts import resolve_url
@@ -51,34 +52,34 @@ def vary_on_htmx(response):
     return response
 
 
-def render_list(request, *, template: str, fragment: str, version: str, context, scope=""):
+def render_list(
+    request, *, template: str, fragment: str, version: str, context, audience: rendered.Audience
+):
     """A list page, or for an htmx request its results (the partial named `fragment`), each
     remembered per data version (core.rendered).
 
-    The results depend on the version, the URL, the user's permissions and `scope` (whose
-    rows the user may see, when that is not everyone's): users who share those share the
-    rendered results. The page around them (name, navigation, filters) is remembered per
-    user, except when it carries messages. `context` is a function returning the template
-    context: it runs only when something has to be rendered."""
-    user = request.user
-    shared = (
-        template,
-        version,
-        scope,
-        rendered.permissions_key(user),
-        request.path,
-        request.META.get("QUERY_STRING", ""),
-    )
+    The results are shared by every user of `audience` and rendered from it alone: the
+    template sees `user` and `request` only as core.rendered's stand-ins, and no context
+    processor runs. The page around them (name, navigation, filters) is remembered per user.
+    `context` is a function returning the view's template context: it runs only when
+    something has to be rendered."""
     built = {}
 
-    def full_context():
+    def view_context():
         if not built:
             built.update(context(), **rendered.SLOT_CONTEXT)
         return built
 
-    results = rendered.remembered(
-        rendered.cache_key("results", fragment, *shared),
-        lambda: render_to_string(f"{template}#{fragment}", full_context(), request),
+    def shared_results(viewer, shared_request):
+        stand_ins = {"user": viewer, "perms": PermWrapper(viewer), "request": shared_request}
+        return render_to_string(f"{template}#{fragment}", {**view_context(), **stand_ins})
+
+    results = rendered.remember_shared(
+        request,
+        name=f"{template}#{fragment}",
+        version=version,
+        audience=audience,
+        render=shared_results,
     )
     if wants_fragment(request):
         body = results
@@ -87,12 +88,9 @@ def render_list(request, *, template: str, fragment: str, version: str, context,
         def page():
             # The results were rendered (and escaped) by the template engine just above.
             safe_results = mark_safe(results.decode())  # noqa: S308
-            return render_to_string(template, {**full_context(), "results": safe_results}, request)
+            return render_to_string(template, {**view_context(), "results": safe_results}, request)
 
-        if rendered.has_pending_messages(request):
-            body = page().encode()
-        else:
-            body = rendered.remembered(rendered.cache_key("page", user.pk, *shared), page)
+        body = rendered.remember_page(request, name=template, version=version, render=page)
     return vary_on_htmx(HttpResponse(rendered.fill_slots(request, body)))
 
 

@@ -177,22 +177,18 @@ def respond(body: dict[str, Any], *, status: int = 200) -> JsonResponse:
     return JsonResponse(body, status=status)
 
 
-def respond_list(request, *, version: str, scope: str, build) -> HttpResponse:
-    """A list body whose data (everything but `metadata`) is remembered per data version
-    (core.rendered), keyed by the query, the caller's permissions and `scope` (whose
-    rows they may see). `build` returns that data as a dict, in wire form; it runs only when
-    nothing is remembered. The metadata (timestamp, request id, response time) is the
-    request's own."""
-    key = rendered.cache_key(
-        "api",
-        version,
-        scope,
-        rendered.permissions_key(request.auth),
-        request.path,
-        request.META.get("QUERY_STRING", ""),
-    )
+def respond_list(request, *, version: str, build) -> HttpResponse:
+    """A list body whose data (everything but `metadata`) is remembered per data version and
+    caller (core.rendered), keyed by the query. `build` returns that data as a dict, in wire
+    form; it runs only when nothing is remembered. The metadata (timestamp, request id,
+    response time) is the request's own."""
     # The JSON object without its closing brace: the metadata member goes after it.
-    data = rendered.remembered(key, lambda: json.dumps(build(), cls=DjangoJSONEncoder)[:-1])
+    data = rendered.remember_data(
+        request,
+        version=version,
+        user=request.auth,
+        render=lambda: json.dumps(build(), cls=DjangoJSONEncoder)[:-1],
+    )
     metadata = json.dumps(list_metadata(request), cls=DjangoJSONEncoder).encode()
     return HttpResponse(
         b"".join((data, b', "metadata": ', metadata, b"}")), content_type="application/json"

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja import Query, Router
 from pydantic import AfterValidator, Field, Strict
 
+from core import rendered
 from core.pagination import paginate
 from core.schemas import (
     COMMON_ERRORS,
@@ -33,7 +34,6 @@ from core.schemas import (
 from core.validation import COUNTRY_CODES
 from customers import queries, services
 from customers.models import Customer
-from tickets.queries import tickets_version
 
 router = Router(by_alias=True)
 
@@ -177,7 +177,7 @@ def list_customers(request: HttpRequest, params: Query[CustomerListQuery]):
     search = params.search.strip() if params.search and params.search.strip() else None
     # With includeTickets the rows carry ticket counts: the tickets' data version covers
     # customers, tickets and staff.
-    version = tickets_version(user=request.auth)
+    version = rendered.data_version()
 
     def build():
         customers = queries.customer_list(
@@ -196,7 +196,7 @@ def list_customers(request: HttpRequest, params: Query[CustomerListQuery]):
             "filters": {k: v for k, v in filters.items() if v is not None},
         }
 
-    return respond_list(request, version=version, scope="all", build=build)
+    return respond_list(request, version=version, build=build)
 
 
 @router.post(

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import permissions
 from accounts.permissions import AccessDenied
-from core import errors
+from core import errors, rendered
 from core.errors import DomainError
 from core.pages import (
     activity_timeline,
@@ -24,7 +24,7 @@ from core.pages import (
 from core.pagination import paginate
 from customers import queries, services
 from customers.forms import PAGE_SIZE, CustomerFilterForm, CustomerForm
-from tickets.queries import TicketFilters, ticket_list, tickets_version
+from tickets.queries import TicketFilters, ticket_list
 
 CUSTOMER_TICKETS_SHOWN = 20
 
@@ -43,8 +43,8 @@ def _refuse(user, *, allowed: bool, action: str, request, object_id=None):
 @require_GET
 def customer_list(request):
     """Search as you type, active filter, sortable columns, pages; htmx gets the results."""
-    # Rows show ticket counts: the tickets' data version covers customers, tickets and staff.
-    version = tickets_version(user=request.user)
+    # Rows show ticket counts: the data version covers customers, tickets and staff.
+    version = rendered.data_version()
 
     def context():
         filters = CustomerFilterForm(request.GET).values()
@@ -71,6 +71,7 @@ def customer_list(request):
         fragment="customer-results",
         version=version,
         context=context,
+        audience=permissions.audience(request.user, per_user=False),
     )
 
 

@@ -194,6 +194,10 @@ CACHES["rendered"] = {
     "TIMEOUT": env.int("RENDERED_CACHE_SECONDS", default=600),
     "OPTIONS": {"MAX_ENTRIES": 300, "CULL_FREQUENCY": 3},
 }
+# Every table a remembered list reads: a change to any of them moves the data version.
+RENDERED_VERSION_MODELS = ["tickets.Ticket", "customers.Customer", "accounts.User"]
+# Render every hit afresh and fail on any difference from what was remembered (on in tests).
+RENDERED_VERIFY = env.bool("RENDERED_VERIFY", default=False)
 
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATE_LIMIT_LOGIN_IP = env.str("RATE_LIMIT_LOGIN_IP", default="10/m")
@@ -312,7 +316,7 @@ STORAGES = {
 # --- The shop's own settings -------------------------------------------------------------------
 POLL_INTERVAL_SECONDS = env.int("POLL_INTERVAL_SECONDS", default=30)
 # A timed poll may be answered "no change" from a data version this process read up to this
-# many seconds ago (tickets.queries.polled_version); 0 reads it on every poll.
+# many seconds ago (core.rendered.polled_version); 0 reads it on every poll.
 POLL_VERSION_MAX_AGE = env.float("POLL_VERSION_MAX_AGE", default=1.0)
 API_VERSION = "1.0"
 

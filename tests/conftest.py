@@ -1,6 +1,8 @@
 """The fixed cast of users (manager, frontdesk, technician, other technician, viewer) and
 helpers shared by every test."""
 
+import os
+
 import pytest
 
 from accounts import roles
@@ -63,22 +65,36 @@ def role_groups_after_flush(request):
         )
 
 
+# Verify mode of the rendered-list cache for the whole suite (core.rendered): every hit is
+# rendered afresh and compared. Set in the environment too, for the servers tests start.
+os.environ.setdefault("RENDERED_VERIFY", "true")
+
+
+@pytest.fixture(autouse=True)
+def verify_rendered(settings):
+    settings.RENDERED_VERIFY = os.environ["RENDERED_VERIFY"] == "true"
+
+
+@pytest.fixture
+def without_verify(settings):
+    """For the tests that measure what a hit costs: verify mode renders every hit again."""
+    settings.RENDERED_VERIFY = False
+
+
 @pytest.fixture(autouse=True)
 def forget_rendered_and_permissions():
     """Each test starts with nothing remembered in this process: no rendered list
     (core.rendered), no user's permissions (accounts.backends), no polled version.
     They are keyed by what they depend on, but a rolled-back test can repeat ids and
     timestamps."""
-    from django.core.cache import caches
 
     from accounts.backends import remembered
-    from accounts.permissions import remembered_technicians
-    from tickets.queries import forget_polled_version
+    from accounts.permissions import remembered_roles
+    from core.rendered import forget_all
 
-    forget_polled_version()
-    caches["rendered"].clear()
+    forget_all()
     remembered.clear()
-    remembered_technicians.clear()
+    remembered_roles.clear()
 
 
 @pytest.fixture(autouse=True)

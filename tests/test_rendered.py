@@ -26,6 +26,7 @@ def _user_for(path, frontdesk, technician):
     return technician if "queue" in path else frontdesk
 
 
+@pytest.mark.usefixtures("without_verify")  # a hit is not rendered again
 @pytest.mark.parametrize("path", LISTS)
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx"])
 def test_a_repeated_list_renders_nothing_and_reads_only_the_version(
@@ -321,7 +322,7 @@ def test_a_change_that_commits_last_with_an_earlier_timestamp_moves_the_version(
 
     from django.db import connections, transaction
 
-    from tickets.queries import tickets_version
+    from core.rendered import data_version
 
     slow_ticket = factories.make_ticket(customer=customer, title="Edited first")
     quick_ticket = factories.make_ticket(customer=customer, title="Edited second")
@@ -343,11 +344,152 @@ def test_a_change_that_commits_last_with_an_earlier_timestamp_moves_the_version(
     assert saved.wait(timeout=30)
     quick_ticket.title = "Edited second, committed first"
     quick_ticket.save()
-    seen = tickets_version(user=None)
+    seen = data_version()
     release.set()
     editor.join(timeout=30)
     slow_ticket.refresh_from_db()
     quick_ticket.refresh_from_db()
     assert slow_ticket.title == "Edited first, committed last"
     assert slow_ticket.updated_at < quick_ticket.updated_at  # the maxima did not move ...
-    assert tickets_version(user=None) != seen  # ... the version did
+    assert data_version() != seen  # ... the version did
+
+
+# --- the cache cannot leak: what a shared rendering may read, and verify mode -----------------
+def test_verify_mode_is_on_for_the_whole_suite(settings):
+    assert settings.RENDERED_VERIFY is True
+
+
+# One-line template changes that make the shared ticket rows depend on something their key
+# (the Audience) does not hold. Each must fail, not serve one user's rows to another.
+PLANTS = [
+    "{% if user.is_staff %}staff{% endif %}",
+    "{% if user.username == 'frontdesk' %}mine{% endif %}",
+    "{% for group in request.user.groups.all %}{{ group.name }}{% endfor %}",
+    "{{ request.COOKIES.sessionid }}",
+    "{{ request.session.keys }}",
+]
+
+
+@pytest.fixture
+def planted_ticket_table(settings, tmp_path):
+    """A copy of tickets/_ticket_table.html with one line added, found before the real one."""
+    from django.conf import settings as django_settings
+
+    real = (django_settings.BASE_DIR / "templates/tickets/_ticket_table.html").read_text()
+
+    def plant(line: str):
+        folder = tmp_path / "tickets"
+        folder.mkdir(exist_ok=True)
+        (folder / "_ticket_table.html").write_text(real + line + "\n")
+        templates = [dict(settings.TEMPLATES[0])]
+        templates[0]["DIRS"] = [tmp_path, *templates[0]["DIRS"]]
+        settings.TEMPLATES = templates
+
+    return plant
+
+
+@pytest.mark.parametrize("plant", PLANTS)
+def test_a_shared_list_that_reads_beyond_its_audience_fails_loudly(
+    client, frontdesk, customer, technician, planted_ticket_table, plant
+):
+    from core.rendered import RenderedLeak
+
+    factories.make_ticket(customer=customer, tech=technician, title="Cracked screen")
+    planted_ticket_table(plant)
+    client.force_login(frontdesk)
+    with pytest.raises(RenderedLeak):
+        client.get("/tickets/")
+
+
+def test_a_plant_reading_only_the_audience_is_safe(
+    client, frontdesk, manager, customer, technician, planted_ticket_table
+):
+    """Roles and permissions are in the key: a condition on them renders per role."""
+    factories.make_ticket(customer=customer, tech=technician, title="Cracked screen")
+    planted_ticket_table(
+        "{% if 'manager' in user.roles %}<p>MANAGER-ONLY</p>{% endif %}"
+        "{% if perms.customers.delete_customer %}<p>MAY-DEACTIVATE</p>{% endif %}"
+    )
+    client.force_login(manager)
+    assert "MANAGER-ONLY" in _text(client.get("/tickets/"))
+    client.force_login(frontdesk)
+    body = _text(client.get("/tickets/"))
+    assert "MANAGER-ONLY" not in body and "MAY-DEACTIVATE" not in body
+
+
+def test_verify_mode_fails_on_a_hit_that_differs_from_a_fresh_rendering(rf, frontdesk):
+    """Whatever makes the output differ under one key (here a counter standing for data
+    outside the version, the clock or a header), the hit fails."""
+    from accounts.permissions import audience
+    from core.rendered import RenderedMismatch, remember_shared
+
+    request = rf.get("/tickets/")
+    request.user = frontdesk
+    renderings = iter(["<p>1</p>", "<p>2</p>"])
+
+    def render(viewer, shared_request):
+        return next(renderings)
+
+    remember = {"name": "plant", "version": "v1", "audience": audience(frontdesk, per_user=False)}
+    assert remember_shared(request, **remember, render=render) == b"<p>1</p>"
+    with pytest.raises(RenderedMismatch, match="differs from a fresh one"):
+        remember_shared(request, **remember, render=render)
+
+
+def test_without_verify_a_hit_is_served_as_remembered(rf, frontdesk, without_verify):
+    from accounts.permissions import audience
+    from core.rendered import remember_shared
+
+    request = rf.get("/tickets/")
+    request.user = frontdesk
+    renderings = iter(["<p>1</p>", "<p>2</p>"])
+    remember = {"name": "plant", "version": "v1", "audience": audience(frontdesk, per_user=False)}
+    for _ in range(2):
+        body = remember_shared(request, **remember, render=lambda v, r: next(renderings))
+        assert body == b"<p>1</p>"
+
+
+def test_users_of_one_role_share_an_audience_and_group_membership_is_in_it(frontdesk):
+    from django.contrib.auth.models import Permission
+
+    from accounts.permissions import audience
+
+    colleague = factories.make_user(username="desk2", roles=[roles.FRONTDESK])
+    assert audience(colleague, per_user=False) == audience(frontdesk, per_user=False)
+    # The same permissions held directly rather than through the group: another audience.
+    lookalike = factories.make_user(username="lookalike", roles=[])
+    for dotted in roles.ROLE_PERMISSIONS[roles.FRONTDESK]:
+        app, codename = dotted.split(".")
+        lookalike.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app, codename=codename)
+        )
+    lookalike = type(lookalike).objects.get(pk=lookalike.pk)
+    assert lookalike.get_all_permissions() == frontdesk.get_all_permissions()
+    assert audience(lookalike, per_user=False) != audience(frontdesk, per_user=False)
+    # Per user: one user's alone.
+    assert audience(colleague, per_user=True) != audience(frontdesk, per_user=True)
+
+
+@pytest.mark.parametrize("role", roles.ROLES)
+def test_the_viewer_answers_every_permission_check_as_the_user_does(role, customer, technician):
+    """The equivalence the shared rows rely on: for every check of accounts.permissions a
+    template can reach, the stand-in built from the audience answers as the user."""
+    from accounts import permissions
+    from accounts.permissions import audience
+    from core.rendered import Viewer
+
+    user = factories.make_user(username=f"the-{role}", roles=[role])
+    own = factories.make_ticket(customer=customer, tech=user, title="Own")
+    others = factories.make_ticket(customer=customer, tech=technician, title="Other")
+    viewer = Viewer(audience(user, per_user=True))
+    checks = [
+        name
+        for name in dir(permissions)
+        if name.startswith("can_") and name not in ("can_use_admin",)
+    ]
+    assert len(checks) >= 12
+    for name in checks:
+        check = getattr(permissions, name)
+        arguments = [(own,), (others,)] if check.__code__.co_argcount == 2 else [()]
+        for extra in arguments:
+            assert check(viewer, *extra) == check(user, *extra), (name, extra)

@@ -9,6 +9,7 @@ from ninja import Query, Router
 from pydantic import Field, Strict, WithJsonSchema
 
 from accounts import permissions
+from core import rendered
 from core.pagination import paginate
 from core.schemas import (
     COMMON_ERRORS,
@@ -253,7 +254,7 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
         sort_by=_SORT_FIELDS[params.sort_by],
         sort_order=params.sort_order,
     )
-    version = queries.tickets_version(user=request.auth)
+    version = rendered.data_version()
     given = {
         "search": search,
         "completed": params.completed,
@@ -274,8 +275,7 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
             "filters": {k: v for k, v in given.items() if v is not None},
         }
 
-    scope = queries.visibility_scope(request.auth)  # the API shows no forms
-    return respond_list(request, version=version, scope=scope, build=build)
+    return respond_list(request, version=version, build=build)
 
 
 @router.post(

@@ -2,11 +2,7 @@
 technician's queue and the cheap "has anything changed" version for polling. The
 visibility rule (a technician sees only their own tickets) is applied here, once."""
 
-import functools
-import hashlib
 import re
-import threading
-import time as monotonic_clock
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -16,11 +12,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from accounts import permissions
-from accounts.models import User
 from accounts.permissions import AccessDenied
 from core.errors import validation_error
+from core.rendered import Audience
 from core.validation import has_nul, is_storable_id
-from customers.models import Customer
 from tickets.models import Priority, Ticket
 
 SORT_FIELDS = ("id", "title", "created_at", "updated_at", "priority")
@@ -127,18 +122,18 @@ def _visible_tickets(user) -> TicketQuerySet:
     return qs
 
 
-def visibility_scope(user, *, status_forms: bool = False) -> str:
-    """Whose tickets `user` sees, as a key part for what is rendered once and shared
-    (core.rendered): "all", or their own ("tech:<id>"). With status_forms, also which
-    rows carry a status form for them: a user who may change the status of their own
-    tickets only, among everyone's, gets rows of their own."""
-    if not permissions.can_view_all_tickets(user):
-        return f"tech:{user.pk}"
-    if not status_forms or permissions.can_change_any_status(user):
-        return "all"
-    if not permissions.can_change_own_status(user):
-        return "all"
-    return f"all:own-forms:{user.pk}"
+def list_audience(user, *, status_forms: bool = False) -> Audience:
+    """Who shares a rendered ticket list with `user` (core.rendered): everyone of their roles
+    and permissions when they see every ticket, or only themselves when they see their own.
+    With status_forms, the rows also carry a status form where the user may change the
+    status: a user who may change that of their own tickets only, among everyone's, gets
+    rows of their own."""
+    own_rows = not permissions.can_view_all_tickets(user) or (
+        status_forms
+        and permissions.can_change_own_status(user)
+        and not permissions.can_change_any_status(user)
+    )
+    return permissions.audience(user, per_user=own_rows)
 
 
 def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticket]:
@@ -238,115 +233,3 @@ def technician_queue(*, user) -> QuerySet[Ticket]:
         .order_by("-priority", "created_at", "id")
         .counted_as(tech_id=user.pk, completed=False)
     )
-
-
-# The newest ticket id and the latest ticket, customer and user changes: each a single
-# step down an index (pk, ticket_updated_idx, customer_updated_idx; the staff table is
-# small). Plain SQL: building it with the ORM cost ten times the query itself (0.63 ms of
-# CPU against 0.06 ms), on every poll.
-_VERSION_SQL = (
-    f"SELECT (SELECT id FROM {Ticket._meta.db_table} ORDER BY id DESC LIMIT 1), "  # noqa: S608
-    f"(SELECT updated_at FROM {Ticket._meta.db_table} ORDER BY updated_at DESC LIMIT 1) "
-    f'AS "last_change", '
-    f"(SELECT updated_at FROM {Customer._meta.db_table} ORDER BY updated_at DESC LIMIT 1), "
-    f"(SELECT max(updated_at) FROM {User._meta.db_table})"
-)
-# On PostgreSQL also the commit-ordered change counter (tickets/migrations/0004_data_version):
-# the maxima alone can miss a change whose id or timestamp is lower but which commits later.
-_COUNTER_SQL = ", (SELECT n FROM repairshop_data_version WHERE id = 1)"
-
-
-def _version_sql() -> str:
-    return _VERSION_SQL + (_COUNTER_SQL if connection.vendor == "postgresql" else ", NULL")
-
-
-def _version_cursor():
-    """A cursor for the version query: on PostgreSQL one that runs it as a prepared
-    statement of the (pooled, long-lived) connection.
-
-    Planning the four sub-selects took 0.18 ms of the server's time against 0.08 ms to run
-    them, on every page, poll and API list. Django turns psycopg's prepared statements off
-    (OPTIONS["prepare_threshold"] None, for transaction-mode poolers); repairshop.settings
-    turns them back on unless DATABASE_PREPARED_STATEMENTS=false, and even then only this
-    statement is prepared: Django's own cursors bind on the client and never prepare. The
-    cursor is wrapped by Django as its own are (query log, execute wrappers, database errors
-    as django.db errors)."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        return connection.cursor()
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(_prepared_cursor_class()(raw))
-
-
-@functools.cache
-def _prepared_cursor_class():
-    from django.db.backends.postgresql.base import ServerBindingCursor  # needs psycopg
-
-    class PreparedCursor(ServerBindingCursor):
-        def execute(self, query, params=None, **kwargs):
-            return super().execute(query, params, prepare=True)
-
-    return PreparedCursor
-
-
-def tickets_version(*, user) -> str:
-    """An opaque string that changes whenever a list could show something new: a ticket
-    created (max id) or changed (max updated_at, which every service write bumps,
-    reassignments and status changes included), a customer changed (max customer
-    updated_at) or a member of staff renamed, deactivated or given other rights (max user
-    updated_at, see accounts.signals) and, on PostgreSQL, the change counter that follows
-    commit order (tickets/migrations/0004_data_version). One query. The rendered lists are
-    keyed by it (core.rendered).
-
-    It is the same for every user (a technician may poll once too often but never misses a
-    change) and so checks no permission: all an unchanged poll learns is "no change" (a 204
-    without a body) for a version only a page the user was allowed to see gave them; as
-    soon as anything changes, the list itself is read, and that checks. `user` stays in the
-    signature for the callers."""
-    with _version_cursor() as cursor:
-        cursor.execute(_version_sql())
-        raw = "|".join(str(value) for value in cursor.fetchone())
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
-
-
-class _PolledVersion:
-    """This process's latest tickets_version and when it was read."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._value: str | None = None
-        self._read_at = 0.0
-
-    def get(self, *, max_age: float) -> str:
-        now = monotonic_clock.monotonic()
-        with self._lock:
-            if self._value is not None and now - self._read_at < max_age:
-                return self._value
-        value = tickets_version(user=None)
-        with self._lock:
-            self._value, self._read_at = value, now
-        return value
-
-    def forget(self) -> None:
-        with self._lock:
-            self._value = None
-
-
-_polled = _PolledVersion()
-forget_polled_version = _polled.forget
-
-
-def polled_version(*, max_age: float) -> str:
-    """tickets_version as read by this process at most `max_age` seconds ago.
-
-    Only for the timed polls of the lists (X-Poll: timer): every open screen asks every 30 s,
-    and answering "no change" from a version up to a second old spares the database one
-    query per poll, at the price of showing a change at most one second later than the
-    poll would have. Everything else reads tickets_version itself: a page, the API and the
-    refresh that follows a change made on the page (read-your-own-writes)."""
-    if max_age <= 0:
-        return tickets_version(user=None)
-    return _polled.get(max_age=max_age)

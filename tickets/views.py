@@ -19,7 +19,7 @@ from django_htmx.http import trigger_client_event
 
 from accounts import permissions
 from accounts.permissions import AccessDenied
-from core import errors
+from core import errors, rendered
 from core.errors import DomainError
 from core.pages import (
     activity_timeline,
@@ -63,16 +63,16 @@ def _refuse(user, *, allowed: bool, action: str, request, object_id=None):
 def _unchanged_poll(request):
     """204 for a poll whose version is still current: nothing read, nothing rendered.
 
-    Costs the session and user the middleware loads anyway, plus tickets_version; a timed
+    Costs the session and user the middleware loads anyway, plus the data version; a timed
     poll (X-Poll: timer, sent by app.js) may be compared with the version this process read
-    less than POLL_VERSION_MAX_AGE seconds ago instead (queries.polled_version)."""
+    less than POLL_VERSION_MAX_AGE seconds ago instead (rendered.polled_version)."""
     seen = request.GET.get("v")
     if not (seen and request.htmx):
         return None
     if request.headers.get("X-Poll") == "timer":
-        current = queries.polled_version(max_age=settings.POLL_VERSION_MAX_AGE)
+        current = rendered.polled_version(max_age=settings.POLL_VERSION_MAX_AGE)
     else:
-        current = queries.tickets_version(user=request.user)
+        current = rendered.data_version()
     if seen == current:
         return vary_on_htmx(HttpResponse(status=204))
     return None
@@ -111,7 +111,7 @@ def ticket_list(request):
         return unchanged
     # The version is read before the rows: a change in between costs one extra refresh,
     # never a missed one.
-    version = queries.tickets_version(user=request.user)
+    version = rendered.data_version()
 
     def context():
         filter_form = TicketFilterForm(
@@ -144,7 +144,7 @@ def ticket_list(request):
         fragment="ticket-results",
         version=version,
         context=context,
-        scope=queries.visibility_scope(request.user, status_forms=True),
+        audience=queries.list_audience(request.user, status_forms=True),
     )
 
 
@@ -164,7 +164,7 @@ def technician_queue(request):
     unchanged = _unchanged_poll(request)
     if unchanged:
         return unchanged
-    version = queries.tickets_version(user=request.user)
+    version = rendered.data_version()
 
     def context():
         tickets = queries.technician_queue(user=request.user)
@@ -185,7 +185,8 @@ def technician_queue(request):
         fragment="ticket-results",
         version=version,
         context=context,
-        scope=f"tech:{request.user.pk}",  # a queue is its technician's own
+        # A queue is its technician's own.
+        audience=permissions.audience(request.user, per_user=True),
     )
 
 

@@ -76,7 +76,7 @@
   });
 
   // A timed poll says so (X-Poll: timer): the server may answer it from a version read up
-  // to a second earlier (tickets.queries.polled_version). The refresh after a change made on
+  // to a second earlier (core.rendered.polled_version). The refresh after a change made on
   // this page (tickets-changed) does not say so, and always compares with the current one.
   document.addEventListener("htmx:configRequest", function (event) {
     const trigger = event.detail.triggeringEvent;

@@ -13,6 +13,7 @@ from accounts.permissions import STATUS_NOT_OWN_MESSAGE, AccessDenied, NotFound
 from core.errors import DomainError
 from core.models import ActivityLog
 from core.pagination import paginate
+from core.rendered import data_version
 from tests import factories
 from tickets.models import Notification, Priority, Ticket
 from tickets.queries import (
@@ -20,7 +21,6 @@ from tickets.queries import (
     technician_queue,
     ticket_get,
     ticket_list,
-    tickets_version,
 )
 from tickets.services import (
     resolve_technician,
@@ -609,27 +609,27 @@ def test_technician_queue(technician, other_technician):
     assert ids(technician_queue(user=technician)) == [urgent_old.pk, urgent_new.pk, low.pk]
 
 
-def test_tickets_version_changes_on_every_visible_change(manager, frontdesk, customer):
-    versions = [tickets_version(user=manager)]
+def test_data_version_changes_on_every_visible_change(manager, frontdesk, customer):
+    versions = [data_version()]
     ticket = ticket_create(actor=frontdesk, data=ticket_data(customer))
-    versions.append(tickets_version(user=manager))
+    versions.append(data_version())
     ticket_update(actor=frontdesk, ticket_id=ticket.pk, data={"title": "Renamed"})
-    versions.append(tickets_version(user=manager))
+    versions.append(data_version())
     ticket_set_status(actor=frontdesk, ticket_id=ticket.pk, completed=True)
-    versions.append(tickets_version(user=manager))
+    versions.append(data_version())
     from customers.services import customer_update
 
     customer_update(actor=frontdesk, customer_id=customer.pk, data={"last_name": "Murray"})
-    versions.append(tickets_version(user=manager))
+    versions.append(data_version())
     assert len(set(versions)) == len(versions)
-    assert tickets_version(user=manager) == versions[-1]  # stable when nothing changes
+    assert data_version() == versions[-1]  # stable when nothing changes
 
 
-def test_tickets_version_is_one_query(manager, django_assert_num_queries):
+def test_data_version_is_one_query(manager, django_assert_num_queries):
     factories.make_ticket()
     manager.get_all_permissions()
     with django_assert_num_queries(1):
-        tickets_version(user=manager)
+        data_version()
 
 
 def test_user_model_is_the_accounts_user():

@@ -54,7 +54,7 @@ def _query_kind(sql: str) -> str:
         return "user permissions"
     if "auth_group_permissions" in sql:
         return "group permissions"
-    if '"last_change"' in sql:  # tickets_version's one query
+    if '"data_version"' in sql:  # core.rendered.data_version's one query
         return "version"
     if 'FROM "accounts_user"' in sql:
         return "user"
@@ -226,7 +226,7 @@ def test_unchanged_poll_is_204_without_rendering(client, frontdesk, tickets):
     assert rendered == []
     kinds = [_query_kind(q["sql"]) for q in ctx.captured_queries]
     # The session and the user (loaded by the middleware for every request) and the version:
-    # tickets_version checks no permission (its value is the same for every user, and a 204
+    # The data version checks no permission (its value is the same for every user, and a 204
     # tells nothing but "no change").
     assert kinds == ["session", "user", "version"]
 
