@@ -340,3 +340,29 @@ def test_sign_in_page_uses_the_layout(browser, live_server, frontdesk):
     expect(page.get_by_role("heading", name="Customers")).to_be_visible()
     assert Customer.objects.count() == 0
     context.close()
+
+
+def test_timeline_change_lines_have_one_marker_each(open_page, frontdesk, customer):
+    """An entry has the drawn circle; its change lines only their list marker (the circle
+    was drawn on every nested line too, beside the marker)."""
+    from tickets import services
+
+    ticket = factories.make_ticket(customer=customer, title="Dim screen")
+    services.ticket_update(
+        actor=frontdesk,
+        ticket_id=ticket.pk,
+        data={"title": "Dim screen, flickers", "priority": Priority.HIGH},
+        expected_updated_at=None,
+    )
+    page = open_page(frontdesk, f"/tickets/{ticket.pk}/")
+    markers = page.evaluate(
+        """() => [...document.querySelectorAll('.timeline li')].map((li) => ({
+            entry: li.parentElement.classList.contains('timeline'),
+            circle: getComputedStyle(li, '::before').content !== 'none',
+            marker: getComputedStyle(li).listStyleType !== 'none',
+        }))"""
+    )
+    changes = [m for m in markers if not m["entry"]]
+    assert changes, markers  # the edit's change lines are there
+    assert all(m["circle"] and not m["marker"] for m in markers if m["entry"]), markers
+    assert all(m["marker"] and not m["circle"] for m in changes), markers
