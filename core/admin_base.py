@@ -38,24 +38,21 @@ class ActivityLoggedAdmin(admin.ModelAdmin):
 
     activity_object_type = ""
 
-    def log_addition(self, request, obj, message):
+    def _record(self, request, obj, verb: str, **metadata) -> None:
         record_activity(
             actor=request.user,
-            action=f"{self.activity_object_type}:create",
+            action=f"{self.activity_object_type}:{verb}",
             object_type=self.activity_object_type,
             object_id=obj.pk,
-            metadata={"via": "admin"},
+            metadata={"via": "admin", **metadata},
         )
+
+    def log_addition(self, request, obj, message):
+        self._record(request, obj, "create")
         return super().log_addition(request, obj, message)
 
     def log_change(self, request, obj, message):
-        record_activity(
-            actor=request.user,
-            action=f"{self.activity_object_type}:update",
-            object_type=self.activity_object_type,
-            object_id=obj.pk,
-            metadata={"via": "admin", "changes": message},
-        )
+        self._record(request, obj, "update", changes=message)
         return super().log_change(request, obj, message)
 
 

@@ -64,9 +64,10 @@ _COUNTER_SQL = "(SELECT n FROM repairshop_data_version WHERE id = 1)"
 @functools.cache
 def _version_sql(vendor: str) -> str:
     """The newest id and the latest updated_at of every table a list reads
-        (settings.RENDERED_VERSION_MODELS): with an index on the column, each max() is a single
-    step down it (PostgreSQL and SQLite both plan it so; the staff table is small). Plain SQL: building
-        it with the ORM cost ten times the query itself (0.63 ms of CPU against 0.06 ms)."""
+    (settings.RENDERED_VERSION_MODELS): with an index on the column each max() is a single
+    step down it (PostgreSQL and SQLite both plan it so; the staff table is small). Plain
+    SQL: building it with the ORM cost ten times the query itself (0.63 ms of CPU against
+    0.06 ms)."""
     parts = []
     for label in settings.RENDERED_VERSION_MODELS:
         table = apps.get_model(label)._meta.db_table
