@@ -13,6 +13,7 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.utils.autoreload import file_changed
 
+        from core import checks  # noqa: F401 - registers them
         from core.rendered import forget_on_template_change
 
         file_changed.connect(forget_on_template_change, dispatch_uid="core.rendered")

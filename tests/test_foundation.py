@@ -22,7 +22,15 @@ from tickets.models import Ticket
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Left out of the subprocesses' environment: the settings under test, and what other tests
 # set in this process (the browser tests allow async-unsafe calls, which check --deploy flags).
-PRODUCTION_UNSAFE = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE")
+# What the test run sets that a production environment would not (RENDERED_VERIFY: the
+# suite's verify mode, a deploy warning in production).
+PRODUCTION_UNSAFE = (
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "RENDERED_VERIFY",
+)
 
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:

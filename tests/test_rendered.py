@@ -493,3 +493,21 @@ def test_the_viewer_answers_every_permission_check_as_the_user_does(role, custom
         arguments = [(own,), (others,)] if check.__code__.co_argcount == 2 else [()]
         for extra in arguments:
             assert check(viewer, *extra) == check(user, *extra), (name, extra)
+
+
+def test_a_version_model_that_does_not_exist_or_has_no_updated_at_is_refused(settings):
+    from django.core import checks
+
+    settings.RENDERED_VERSION_MODELS = ["tickets.Ticket", "tickets.Nothing", "auth.Group"]
+    errors = {problem.id for problem in checks.run_checks() if problem.id.startswith("core.")}
+    assert errors == {"core.E001", "core.E002"}
+    settings.RENDERED_VERSION_MODELS = ["tickets.Ticket", "customers.Customer", "accounts.User"]
+    assert not [p for p in checks.run_checks() if p.id.startswith("core.")]
+
+
+def test_verify_mode_in_production_is_a_deploy_warning(settings):
+    from django.core import checks
+
+    settings.RENDERED_VERIFY = True
+    warnings = {p.id for p in checks.run_checks(include_deployment_checks=True)}
+    assert "core.W001" in warnings
