@@ -296,7 +296,7 @@ def _key(*parts) -> tuple[str, str]:
     return "rendered:" + hashlib.blake2b(described.encode(), digest_size=20).hexdigest(), described
 
 
-def _remembered(key: tuple[str, str], render: Callable[[], str]) -> bytes:
+def _remembered(key: tuple[str, str], render: Callable[[], str], *, version: str) -> bytes:
     """The bytes stored under key, or render() (text) stored as UTF-8 and returned. Bytes
     because that is what a response sends: no decoding on the way out of the cache and no
     encoding into the response."""
@@ -307,12 +307,17 @@ def _remembered(key: tuple[str, str], render: Callable[[], str]) -> bytes:
         body = render().encode()
         cache.set(cache_key, body)
     elif settings.RENDERED_VERIFY:
-        _verify(described, body, render().encode())
+        _verify(described, body, render().encode(), version=version)
     return body
 
 
-def _verify(described: str, remembered: bytes, fresh: bytes) -> None:
+def _verify(described: str, remembered: bytes, fresh: bytes, *, version: str) -> None:
     if remembered == fresh:
+        return
+    if data_version() != version:
+        # A write landed between this request's version read and its fresh rendering: the
+        # fresh one shows newer data than its key. Not the key's fault; the remembered one
+        # is what this request would be served.
         return
     diff = "\n".join(
         list(
@@ -351,7 +356,7 @@ def remember_shared(
             raise RenderedLeak(viewer.leaks[0])
         return text
 
-    return _remembered(key, render_from_audience)
+    return _remembered(key, render_from_audience, version=version)
 
 
 def remember_page(request, *, name: str, version: str, render: Callable[[], str]) -> bytes:
@@ -360,13 +365,13 @@ def remember_page(request, *, name: str, version: str, render: Callable[[], str]
     if has_pending_messages(request):
         return render().encode()
     key = _key("page", name, version, request.user.pk, *_request_parts(request))
-    return _remembered(key, render)
+    return _remembered(key, render, version=version)
 
 
 def remember_data(request, *, version: str, user, render: Callable[[], str]) -> bytes:
     """An API list's data (JSON text) for one caller."""
     key = _key("api", version, user.pk, *_request_parts(request))
-    return _remembered(key, render)
+    return _remembered(key, render, version=version)
 
 
 def has_pending_messages(request) -> bool:
