@@ -158,7 +158,11 @@ PRODUCTION_ENV = {
 
 
 def run_production(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "OIDC", "SENTRY"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO", "OIDC", "SENTRY", "RENDERED_VERIFY"))
+    }
     env.update(PRODUCTION_ENV)
     return subprocess.run(
         [sys.executable, *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
