@@ -401,6 +401,72 @@ def test_existing_mode_needs_a_customer(client, frontdesk):
     assert not Ticket.objects.exists()
 
 
+def test_existing_mode_with_a_bad_ticket_shows_no_walk_in_errors(client, frontdesk, customer):
+    client.force_login(frontdesk)
+    response = client.post(
+        "/tickets/new/",
+        {**TICKET, "title": "", "customer_mode": "existing", "customer_id": customer.pk},
+    )
+    body = page_text(response)
+    assert response.status_code == 200
+    assert 'id="id_title_error"' in body  # the ticket's own error is shown
+    assert "Please correct the customer&#x27;s details" not in body
+    assert "Please correct the customer's details" not in body
+    assert 'id="id_customer-first_name_error"' not in body
+    assert f'name="customer_id" value="{customer.pk}" checked' in body  # still chosen
+    assert not Ticket.objects.exists()
+
+
+def test_existing_mode_keeps_what_was_typed_for_a_walk_in(client, frontdesk, customer):
+    client.force_login(frontdesk)
+    response = client.post(
+        "/tickets/new/",
+        {
+            **TICKET,
+            "title": "",
+            "customer_mode": "existing",
+            "customer_id": customer.pk,
+            "customer-first_name": "Walter",
+        },
+    )
+    body = page_text(response)
+    assert 'name="customer-first_name" value="Walter"' in body
+    assert 'id="id_customer-last_name_error"' not in body
+
+
+def test_walk_in_mode_with_a_bad_ticket_shows_both_forms_errors(client, frontdesk):
+    client.force_login(frontdesk)
+    response = client.post(
+        "/tickets/new/",
+        {**TICKET, **WALK_IN, "title": "", "customer-zip": "", "customer_mode": "new"},
+    )
+    body = page_text(response)
+    assert 'id="id_title_error"' in body and 'id="id_customer-zip_error"' in body
+    assert "Please correct the customer" in body
+    assert not Customer.objects.exists() and not Ticket.objects.exists()
+
+
+def test_check_in_with_a_technician_who_is_no_longer_one_names_the_field(
+    client, frontdesk, customer, technician
+):
+    client.force_login(frontdesk)
+    page = client.get("/tickets/new/")  # the menu offers Tess
+    assert 'value="tech@shop.test"' in page_text(page)
+    technician.groups.clear()  # ...who stops being a technician before the submit
+    response = client.post(
+        "/tickets/new/",
+        {
+            **TICKET,
+            "customer_mode": "existing",
+            "customer_id": customer.pk,
+            "tech": "tech@shop.test",
+        },
+    )
+    assert response.status_code == 200
+    assert 'id="id_tech_error"' in page_text(response)
+    assert not Ticket.objects.exists()
+
+
 def test_inactive_customer_is_refused_on_the_picker_field(client, frontdesk):
     gone = factories.make_customer(active=False)
     client.force_login(frontdesk)
@@ -485,6 +551,23 @@ def test_edit_ticket_reassigns_and_shows_it_in_the_timeline(
     assert laptop.tech == other_technician and laptop.priority == Priority.MEDIUM
     body = page_text(client.get(f"/tickets/{laptop.pk}/"))
     assert "Assigned" in body and "Technician: tech@shop.test → tech2@shop.test" in body
+
+
+def test_edit_ticket_unassigns_and_sets_the_priority_by_name(client, frontdesk, tickets):
+    laptop = tickets["laptop"]
+    client.force_login(frontdesk)
+    form = {
+        "title": laptop.title,
+        "description": laptop.description,
+        "priority": "low",
+        "tech": "",
+        "updated_at": laptop.updated_at.isoformat(),
+    }
+    response = client.post(f"/tickets/{laptop.pk}/", form)
+    assert response.status_code == 302
+    laptop.refresh_from_db()
+    assert laptop.tech is None and laptop.priority == Priority.LOW
+    assert ActivityLog.objects.filter(action="ticket:assign", object_id=laptop.pk).exists()
 
 
 def test_stale_ticket_edit_is_a_conflict(client, frontdesk, tickets):
