@@ -156,12 +156,6 @@ class CustomerListQuery(ApiQuery):
     include_tickets: QueryBool = False
 
 
-_SORT_FIELDS = {
-    "firstName": "first_name",
-    "lastName": "last_name",
-    "email": "email",
-    "createdAt": "created_at",
-}
 CustomerId = ObjectId
 
 
@@ -184,7 +178,7 @@ def list_customers(request: HttpRequest, params: Query[CustomerListQuery]):
             user=request.auth,
             search=search,
             active=params.active,
-            sort_by=_SORT_FIELDS[params.sort_by],
+            sort_by=queries.SORT_KEYS[params.sort_by],
             sort_order=params.sort_order,
             include_ticket_count=bool(params.include_tickets),
         )

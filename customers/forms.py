@@ -5,20 +5,16 @@ from datetime import datetime
 
 from django import forms
 
+from customers.queries import SORT_KEYS
+
 ACTIVE_CHOICES = [("", "All"), ("true", "Active"), ("false", "Inactive")]
+# The pages speak the API's query parameters (contract §11): the keys of queries.SORT_KEYS.
 SORT_CHOICES = [
     ("lastName", "Last name"),
     ("firstName", "First name"),
     ("email", "Email"),
     ("createdAt", "Created"),
 ]
-# The pages speak the API's query parameters (contract §11); the queries speak snake_case.
-SORT_FIELDS = {
-    "lastName": "last_name",
-    "firstName": "first_name",
-    "email": "email",
-    "createdAt": "created_at",
-}
 PAGE_SIZE = 20
 
 
@@ -42,8 +38,19 @@ class CustomerFilterForm(forms.Form):
             "active": {"true": True, "false": False}.get(active),
             "active_param": active,
             "sort_by": sort_by,
-            "sort_field": SORT_FIELDS[sort_by],
+            "sort_field": SORT_KEYS[sort_by],
             "sort_order": data.get("sortOrder") or "asc",
+        }
+
+    def query(self) -> dict:
+        """The arguments of queries.customer_list for these filters (rows with ticket counts)."""
+        values = self.values()
+        return {
+            "search": values["search"],
+            "active": values["active"],
+            "sort_by": values["sort_field"],
+            "sort_order": values["sort_order"],
+            "include_ticket_count": True,
         }
 
 

@@ -20,7 +20,15 @@ from core.validation import has_nul
 from customers.models import Customer
 from tickets.models import Ticket
 
-SORT_FIELDS = ("first_name", "last_name", "email", "created_at")
+# The list's sort keys as the API and the pages name them (sortBy) -> the column; the one
+# map both use. customer_list takes the column.
+SORT_KEYS = {
+    "firstName": "first_name",
+    "lastName": "last_name",
+    "email": "email",
+    "createdAt": "created_at",
+}
+SORT_FIELDS = tuple(SORT_KEYS.values())
 SORT_ORDERS = ("asc", "desc")
 
 
@@ -94,3 +102,15 @@ def customer_list(
 def customer_get(*, user, customer_id: int) -> Customer:
     """One customer: NotFound when missing, AccessDenied when the role may not read."""
     return permissions.get_customer_for_user(user, customer_id)
+
+
+PICKER_RESULTS = 8
+
+
+def customer_picker(*, user, search: str | None, limit: int = PICKER_RESULTS) -> list[Customer]:
+    """The check-in page's customer picker: the first active customers matching `search`
+    (nothing without a search), in the list's order."""
+    search = (search or "").strip()
+    if not search:
+        return []
+    return list(customer_list(user=user, search=search, active=True)[:limit])

@@ -175,8 +175,10 @@ def customer_update(
     data: dict[str, Any],
     expected_updated_at: datetime | None = None,
 ) -> Customer:
-    """Partial update. `active: False` is a deactivation and `active: True` a reactivation,
-    both with the rules and the permission of customer_deactivate."""
+    """Partial update. `active: False` is a deactivation: it goes through customer_deactivate
+    (the DELETE's function: its permission, its HAS_DEPENDENCIES rule, its activity entry),
+    in the same transaction as the other fields. `active: True` is a reactivation (the same
+    permission), when the customer is inactive."""
     permissions.require(
         permissions.can_edit_customers(actor),
         actor,
@@ -185,6 +187,11 @@ def customer_update(
         object_id=customer_id,
     )
     cleaned = clean_customer_data(data, partial=True)
+    deactivating = cleaned.get("active") is False
+    if deactivating:
+        cleaned.pop("active")
+        # Here, outside the transaction, so that a denial's log entry is kept.
+        _require_deactivation(actor, customer_id)
     if "email" in cleaned and _email_taken(cleaned["email"], exclude_pk=customer_id):
         raise _duplicate_email()
     try:
@@ -196,19 +203,14 @@ def customer_update(
                 for key, value in cleaned.items()
                 if getattr(customer, key) != value
             }
-            active_change = changes.pop("active", None)
-            if active_change is not None:
-                action = "customer:reactivate" if cleaned["active"] else "customer:deactivate"
-                if not permissions.can_deactivate_customers(actor):
-                    raise _Denied(action)
-                if not cleaned["active"]:
-                    _refuse_if_has_tickets(customer)
-            if not changes and active_change is None:
-                return customer
-            for key, value in cleaned.items():
-                setattr(customer, key, value)
-            full_clean(customer)
-            customer.save()
+            reactivation = changes.pop("active", None)
+            if reactivation is not None and not permissions.can_deactivate_customers(actor):
+                raise _Denied("customer:reactivate")
+            if changes or reactivation is not None:
+                for key, value in cleaned.items():
+                    setattr(customer, key, value)
+                full_clean(customer)
+                customer.save()
             if changes:
                 record_activity(
                     actor=actor,
@@ -217,14 +219,16 @@ def customer_update(
                     object_id=customer.pk,
                     metadata={"changes": changes},
                 )
-            if active_change is not None:
+            if reactivation is not None:
                 record_activity(
                     actor=actor,
-                    action=action,
+                    action="customer:reactivate",
                     object_type="customer",
                     object_id=customer.pk,
-                    metadata={"changes": {"active": active_change}},
+                    metadata={"changes": {"active": reactivation}},
                 )
+            if deactivating:
+                customer = customer_deactivate(actor=actor, customer_id=customer.pk)
     except IntegrityError as exc:
         if _is_email_violation(exc):
             raise _duplicate_email() from None
@@ -235,11 +239,7 @@ def customer_update(
     return customer
 
 
-def customer_deactivate(
-    *, actor, customer_id: int, expected_updated_at: datetime | None = None
-) -> Customer:
-    """Soft delete: `active` becomes False. Refused (HAS_DEPENDENCIES) while the customer
-    has any ticket, open or completed. Deactivating an inactive customer changes nothing."""
+def _require_deactivation(actor, customer_id: int) -> None:
     permissions.require(
         permissions.can_deactivate_customers(actor),
         actor,
@@ -247,6 +247,15 @@ def customer_deactivate(
         object_type="customer",
         object_id=customer_id,
     )
+
+
+def customer_deactivate(
+    *, actor, customer_id: int, expected_updated_at: datetime | None = None
+) -> Customer:
+    """Soft delete: `active` becomes False. Refused (HAS_DEPENDENCIES) while the customer
+    has any ticket, open or completed. Deactivating an inactive customer changes nothing.
+    The one deactivation: DELETE, PATCH `active: false`, the pages and the admin."""
+    _require_deactivation(actor, customer_id)
     with transaction.atomic():
         # The lock also makes a concurrent ticket_create for this customer wait, so a
         # ticket cannot slip in between the count and the deactivation.

@@ -47,21 +47,15 @@ def customer_list(request):
     version = rendered.data_version()
 
     def context():
-        filters = CustomerFilterForm(request.GET).values()
-        customers = queries.customer_list(
-            user=request.user,
-            search=filters["search"],
-            active=filters["active"],
-            sort_by=filters["sort_field"],
-            sort_order=filters["sort_order"],
-            include_ticket_count=True,
-        )
+        filter_form = CustomerFilterForm(request.GET)
+        filters = filter_form.values()
+        customers = queries.customer_list(user=request.user, **filter_form.query())
         page = paginate(customers, page=int_param(request.GET.get("page"), 1), page_size=PAGE_SIZE)
         return {
             "nav": "customers",
             "page": page,
             "filters": filters,
-            "filter_form": CustomerFilterForm(request.GET),
+            "filter_form": filter_form,
             "params": list_params(request),
         }
 

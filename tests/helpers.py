@@ -1,10 +1,15 @@
-"""Helpers the tests share: the JSON API client, request bodies, envelope checks and the
-browser viewports. Imported from here, never from another test module or conftest."""
+"""Helpers the tests share: the JSON API client, request bodies, envelope checks, the
+browser viewports, and for the pages: htmx headers, the page's text and poll version, the
+templates rendered and the kinds of queries run. Imported from here, never from another
+test module or conftest."""
 
 import json
+import re
+from contextlib import contextmanager
 
 from django.db import connection
 from django.test import Client
+from django.test.signals import template_rendered
 
 # Browser viewports of the screenshots and page tests.
 DESKTOP = {"width": 1280, "height": 800}
@@ -76,3 +81,47 @@ def assert_error(response, status: int, code: str):
     assert body["timestamp"]
     assert body["message"]
     return body
+
+
+# The header of an htmx request, for django.test.Client.
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def page_text(response) -> str:
+    """The response body as text."""
+    return response.content.decode()
+
+
+def poll_version(body: str) -> str:
+    """The data version a list page polls with (its `v` parameter)."""
+    return re.search(r'hx-get="\?(?:[^"]*&amp;)?v=([0-9a-zA-Z]+)"', body).group(1)
+
+
+@contextmanager
+def rendered_templates():
+    """Names of the templates rendered inside the block (Django's test instrumentation)."""
+    rendered = []
+
+    def on_render(sender, template, context, **kwargs):
+        rendered.append(template.name)
+
+    template_rendered.connect(on_render)
+    try:
+        yield rendered
+    finally:
+        template_rendered.disconnect(on_render)
+
+
+def query_kind(sql: str) -> str:
+    """What a captured query reads, in a word, for the queries a request may cost."""
+    if '"django_session"' in sql:
+        return "session"
+    if "accounts_user_user_permissions" in sql:
+        return "user permissions"
+    if "auth_group_permissions" in sql:
+        return "group permissions"
+    if '"data_version"' in sql:  # core.rendered.data_version's one query
+        return "version"
+    if 'FROM "accounts_user"' in sql:
+        return "user"
+    return sql

@@ -13,8 +13,14 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts import roles
 from tests import factories
-from tests.helpers import ApiClient
-from tests.tickets.test_views import HTMX, _query_kind, _rendered_templates, _text, _version
+from tests.helpers import (
+    HTMX,
+    ApiClient,
+    page_text,
+    poll_version,
+    query_kind,
+    rendered_templates,
+)
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -35,18 +41,18 @@ def test_a_repeated_list_renders_nothing_and_reads_only_the_version(
     factories.make_ticket(customer=customer, tech=technician, title="Cracked screen")
     client.force_login(_user_for(path, frontdesk, technician))
     first = client.get(path, **headers)
-    with _rendered_templates() as rendered, CaptureQueriesContext(connection) as ctx:
+    with rendered_templates() as rendered, CaptureQueriesContext(connection) as ctx:
         again = client.get(path, **headers)
     assert again.status_code == 200
     assert rendered == []
-    assert [_query_kind(q["sql"]) for q in ctx.captured_queries] == ["session", "user", "version"]
+    assert [query_kind(q["sql"]) for q in ctx.captured_queries] == ["session", "user", "version"]
     # The same page, but for the token (masked afresh) and the nonce.
     masked = re.compile(
         r'(csrfmiddlewaretoken" value=|X-CSRFToken": ")"?[A-Za-z0-9]+|nonce="[\w-]+'
     )
 
     def without_tokens(response):
-        return masked.sub("", _text(response))
+        return masked.sub("", page_text(response))
 
     assert without_tokens(again) == without_tokens(first)
 
@@ -54,18 +60,18 @@ def test_a_repeated_list_renders_nothing_and_reads_only_the_version(
 def test_a_change_shows_at_once(client, frontdesk, customer, technician):
     client.force_login(frontdesk)
     ticket = factories.make_ticket(customer=customer, tech=technician, title="Dead battery")
-    assert "Tess" in _text(client.get("/tickets/"))
+    assert "Tess" in page_text(client.get("/tickets/"))
     # A ticket, its customer and its technician: each change moves the data version.
     Ticket.objects.filter(pk=ticket.pk).update(title="Dead battery and fan")
     ticket.refresh_from_db()
     ticket.save()  # updated_at moves as with every service write
-    assert "Dead battery and fan" in _text(client.get("/tickets/"))
+    assert "Dead battery and fan" in page_text(client.get("/tickets/"))
     customer.first_name = "Grace"
     customer.save()
-    assert "Grace" in _text(client.get("/tickets/"))
+    assert "Grace" in page_text(client.get("/tickets/"))
     technician.first_name = "Theodora"
     technician.save()
-    assert "Theodora" in _text(client.get("/tickets/"))
+    assert "Theodora" in page_text(client.get("/tickets/"))
 
 
 def test_each_user_gets_their_own_token_and_nonce(frontdesk, customer, technician):
@@ -77,9 +83,9 @@ def test_each_user_gets_their_own_token_and_nonce(frontdesk, customer, technicia
         browser.force_login(user)
         browser.get("/tickets/")  # sets the CSRF cookie
         response = browser.get("/tickets/")  # served from memory after the first user
-        token = re.search(r'name="csrfmiddlewaretoken" value="(\w+)"', _text(response)).group(1)
+        token = re.search(r'name="csrfmiddlewaretoken" value="(\w+)"', page_text(response)).group(1)
         nonce = re.search(
-            r'<script src="[^"]+app[^"]*\.js" defer nonce="([\w-]+)"', _text(response)
+            r'<script src="[^"]+app[^"]*\.js" defer nonce="([\w-]+)"', page_text(response)
         )
         secret = browser.cookies["csrftoken"].value
         assert _unmask_cipher_token(token) == secret
@@ -104,18 +110,18 @@ def test_a_technician_never_gets_the_front_desks_list(
 ):
     factories.make_ticket(customer=customer, tech=other_technician, title="Otto's phone")
     client.force_login(frontdesk)
-    assert "Otto&#x27;s phone" in _text(client.get("/tickets/"))
+    assert "Otto&#x27;s phone" in page_text(client.get("/tickets/"))
     client.force_login(technician)
-    body = _text(client.get("/tickets/"))
+    body = page_text(client.get("/tickets/"))
     assert "Otto&#x27;s phone" not in body and "Otto's phone" not in body
     assert "No tickets match" in body
 
 
 def test_a_role_change_takes_effect_on_the_next_request(client, frontdesk, customer):
     client.force_login(frontdesk)
-    assert "New ticket" in _text(client.get("/tickets/"))
+    assert "New ticket" in page_text(client.get("/tickets/"))
     frontdesk.groups.set([Group.objects.get(name=roles.VIEWER)])
-    body = _text(client.get("/tickets/"))
+    body = page_text(client.get("/tickets/"))
     assert "New ticket" not in body
     assert client.get("/tickets/new/").status_code == 403
     # A group's own permissions changing counts too.
@@ -134,20 +140,20 @@ def test_a_message_is_shown_once(client, frontdesk, customer, technician):
         {"completed": "true", "updated_at": ticket.updated_at.isoformat(), "next": "/tickets/"},
     )
     assert response.status_code == 302
-    with_message = _text(client.get("/tickets/"))
+    with_message = page_text(client.get("/tickets/"))
     assert '<p class="message ' in with_message
-    assert '<p class="message ' not in _text(client.get("/tickets/"))
+    assert '<p class="message ' not in page_text(client.get("/tickets/"))
 
 
 def test_the_poll_follows_the_remembered_page(client, frontdesk, customer):
     client.force_login(frontdesk)
     factories.make_ticket(customer=customer)
-    version = _version(_text(client.get("/tickets/")))
-    assert version == _version(_text(client.get("/tickets/")))
+    version = poll_version(page_text(client.get("/tickets/")))
+    assert version == poll_version(page_text(client.get("/tickets/")))
     assert client.get(f"/tickets/?v={version}", **HTMX).status_code == 204
     factories.make_ticket(customer=customer, title="Water damage")
     changed = client.get(f"/tickets/?v={version}", **HTMX)
-    assert changed.status_code == 200 and "Water damage" in _text(changed)
+    assert changed.status_code == 200 and "Water damage" in page_text(changed)
 
 
 # --- the timed poll ------------------------------------------------------------------------------
@@ -158,28 +164,28 @@ def test_a_timed_poll_reads_no_version_within_its_max_age(client, frontdesk, cus
     settings.POLL_VERSION_MAX_AGE = 60
     client.force_login(frontdesk)
     factories.make_ticket(customer=customer)
-    version = _version(_text(client.get("/tickets/")))
+    version = poll_version(page_text(client.get("/tickets/")))
     assert client.get(f"/tickets/?v={version}", **TIMER).status_code == 204
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(f"/tickets/?v={version}", **TIMER).status_code == 204
-    assert [_query_kind(q["sql"]) for q in ctx.captured_queries] == ["session", "user"]
+    assert [query_kind(q["sql"]) for q in ctx.captured_queries] == ["session", "user"]
     # Within the minute a timed poll does not see a change; the refresh that follows a change
     # made on the page (no X-Poll) always does.
     factories.make_ticket(customer=customer, title="Water damage")
     assert client.get(f"/tickets/?v={version}", **TIMER).status_code == 204
     refreshed = client.get(f"/tickets/?v={version}", **HTMX)
-    assert refreshed.status_code == 200 and "Water damage" in _text(refreshed)
+    assert refreshed.status_code == 200 and "Water damage" in page_text(refreshed)
 
 
 def test_a_timed_poll_sees_a_change_once_its_max_age_is_over(client, frontdesk, customer, settings):
     settings.POLL_VERSION_MAX_AGE = 0  # every timed poll reads the version
     client.force_login(frontdesk)
     factories.make_ticket(customer=customer)
-    version = _version(_text(client.get("/tickets/")))
+    version = poll_version(page_text(client.get("/tickets/")))
     assert client.get(f"/tickets/?v={version}", **TIMER).status_code == 204
     factories.make_ticket(customer=customer, title="Water damage")
     changed = client.get(f"/tickets/?v={version}", **TIMER)
-    assert changed.status_code == 200 and "Water damage" in _text(changed)
+    assert changed.status_code == 200 and "Water damage" in page_text(changed)
 
 
 # --- rendering budgets: the first request after a change -----------------------------------------
@@ -230,9 +236,9 @@ def test_two_technicians_never_share_a_list(client, technician, other_technician
     # second one.
     for path in ("/tickets/", "/tickets/queue/"):
         client.force_login(other_technician)
-        assert "Otto phone" in _text(client.get(path))
+        assert "Otto phone" in page_text(client.get(path))
         client.force_login(technician)
-        body = _text(client.get(path))
+        body = page_text(client.get(path))
         assert "Tess laptop" in body and "Otto phone" not in body, path
     for user, mine, theirs in (
         (other_technician, "Otto phone", "Tess laptop"),
@@ -257,7 +263,7 @@ def test_users_who_may_only_complete_their_own_tickets_get_their_own_forms(clien
 
     for user, own, other in ((first, one, two), (second, two, one)):
         client.force_login(user)
-        body = _text(client.get("/tickets/"))
+        body = page_text(client.get("/tickets/"))
         assert "First&#x27;s job" in body and "Second&#x27;s job" in body
         assert has_form(body, own) and not has_form(body, other), user.username
 
@@ -411,9 +417,9 @@ def test_a_plant_reading_only_the_audience_is_safe(
         "{% if perms.customers.delete_customer %}<p>MAY-DEACTIVATE</p>{% endif %}"
     )
     client.force_login(manager)
-    assert "MANAGER-ONLY" in _text(client.get("/tickets/"))
+    assert "MANAGER-ONLY" in page_text(client.get("/tickets/"))
     client.force_login(frontdesk)
-    body = _text(client.get("/tickets/"))
+    body = page_text(client.get("/tickets/"))
     assert "MANAGER-ONLY" not in body and "MAY-DEACTIVATE" not in body
 
 

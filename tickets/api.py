@@ -8,7 +8,6 @@ from django.http import HttpRequest
 from ninja import Query, Router
 from pydantic import Field, Strict, WithJsonSchema
 
-from accounts import permissions
 from core import rendered
 from core.pagination import paginate
 from core.schemas import (
@@ -206,28 +205,7 @@ class TicketDetailQuery(ApiQuery):
     include_customer: QueryBool = False
 
 
-_SORT_FIELDS = {
-    "id": "id",
-    "title": "title",
-    "createdAt": "created_at",
-    "updatedAt": "updated_at",
-    "priority": "priority",
-}
 TicketId = ObjectId
-
-
-def _tech_from_email(request: HttpRequest, data: dict[str, Any], *, allowed: bool, action: str):
-    """`tech` arrives as an email; the services take the user (None unassigns). Someone who
-    may not write gets their 403 before the email is looked up, so that the answer does not
-    tell them who the technicians are."""
-    if data.get("tech") is not None:
-        permissions.require(allowed, request.auth, action=action, object_type="ticket")
-        data["tech"] = services.resolve_technician(data["tech"])
-
-
-def _priority_value(data: dict[str, Any]) -> None:
-    if data.get("priority") is not None:
-        data["priority"] = Priority.from_api_name(data["priority"])
 
 
 # ---- operations ----------------------------------------------------------------------------
@@ -251,7 +229,7 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
         priority=params.priority,
         date_from=date_from,
         date_to=date_to,
-        sort_by=_SORT_FIELDS[params.sort_by],
+        sort_by=queries.SORT_KEYS[params.sort_by],
         sort_order=params.sort_order,
     )
     version = rendered.data_version()
@@ -286,16 +264,9 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
 )
 def create_ticket(request: HttpRequest, payload: TicketCreateIn):
     """`tech` absent or null: the ticket is auto-assigned to the least-loaded technician."""
+    # `tech` (an email, or null for auto-assign) and `priority` (its name) go to the service
+    # as sent: it looks them up after its permission check.
     data = payload.model_dump(exclude_unset=True)
-    if data.get("tech") is None:
-        data.pop("tech", None)  # absent means auto-assign to the service
-    _tech_from_email(
-        request,
-        data,
-        allowed=permissions.can_create_tickets(request.auth),
-        action="ticket:create",
-    )
-    _priority_value(data)
     ticket = services.ticket_create(actor=request.auth, data=data)
     return respond({"ticket": ticket_out(ticket), "metadata": metadata(request)}, status=201)
 
@@ -326,13 +297,6 @@ def update_ticket(request: HttpRequest, ticket_id: TicketId, payload: TicketUpda
     """Edit fields or reassign (`tech`; null unassigns)."""
     data = payload.model_dump(exclude_unset=True)
     expected = data.pop("updated_at", None)
-    _tech_from_email(
-        request,
-        data,
-        allowed=permissions.can_edit_tickets(request.auth),
-        action="ticket:update",
-    )
-    _priority_value(data)
     ticket = services.ticket_update(
         actor=request.auth, ticket_id=ticket_id, data=data, expected_updated_at=expected
     )

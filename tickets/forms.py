@@ -8,9 +8,10 @@ from django import forms
 from accounts import roles
 from accounts.models import User
 from tickets.models import DeviceType, Priority
-from tickets.queries import TicketFilters
+from tickets.queries import SORT_KEYS, TicketFilters
 
 PAGE_SIZE = 25
+# The keys of queries.SORT_KEYS (the API's sortBy names), labelled, in the menu's order.
 SORT_CHOICES = [
     ("createdAt", "Opened"),
     ("updatedAt", "Last change"),
@@ -18,13 +19,6 @@ SORT_CHOICES = [
     ("title", "Title"),
     ("id", "Number"),
 ]
-SORT_FIELDS = {
-    "createdAt": "created_at",
-    "updatedAt": "updated_at",
-    "priority": "priority",
-    "title": "title",
-    "id": "id",
-}
 PRIORITY_CHOICES = [(p.api_name, p.label) for p in Priority]
 
 
@@ -98,8 +92,9 @@ class TicketFilterForm(forms.Form):
             "sort_order": data.get("sortOrder") or "desc",
         }
 
-    @staticmethod
-    def to_query(values: dict) -> TicketFilters:
+    def query(self) -> TicketFilters:
+        """The filters for queries.ticket_list."""
+        values = self.values()
         return TicketFilters(
             search=values["search"],
             completed=values["completed"],
@@ -108,7 +103,7 @@ class TicketFilterForm(forms.Form):
             priority=values["priority"],
             date_from=values["date_from"],
             date_to=values["date_to"],
-            sort_by=SORT_FIELDS[values["sort_by"]],
+            sort_by=SORT_KEYS[values["sort_by"]],
             sort_order=values["sort_order"],
         )
 
@@ -177,11 +172,10 @@ class TicketFieldsMixin(forms.Form):
     )
 
     def service_data(self) -> dict:
-        """The services' data dict, without `tech` (resolved by the view from the email)."""
-        return {name: self.cleaned_data.get(name) for name in self.SERVICE_FIELDS} | {
-            "priority": Priority.from_api_name(self.cleaned_data["priority"]),
-            "estimated_hours": self.cleaned_data.get("estimated_hours"),
-        }
+        """The services' data dict: the priority by name and the technician by email, as the
+        API sends them (the services look them up). No technician chosen: `tech` is None."""
+        data = {name: self.cleaned_data.get(name) for name in self.SERVICE_FIELDS}
+        return data | {"tech": self.cleaned_data.get("tech") or None}
 
 
 class TicketCreateForm(TicketFieldsMixin):
@@ -204,6 +198,10 @@ class TicketCreateForm(TicketFieldsMixin):
         if cleaned.get("customer_mode") == "existing" and not cleaned.get("customer_id"):
             self.add_error("customer_id", "Choose the customer, or add a new one.")
         return cleaned
+
+    def walk_in(self) -> bool:
+        """The ticket is for a new customer entered on the page (a walk-in)."""
+        return self.data.get("customer_mode") == "new"
 
 
 class TicketEditForm(TicketFieldsMixin):

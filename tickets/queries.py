@@ -18,7 +18,16 @@ from core.rendered import Audience
 from core.validation import has_nul, is_storable_id
 from tickets.models import Priority, Ticket
 
-SORT_FIELDS = ("id", "title", "created_at", "updated_at", "priority")
+# The list's sort keys as the API and the pages name them (sortBy) -> the column; the one
+# map both use. ticket_list takes the column.
+SORT_KEYS = {
+    "id": "id",
+    "title": "title",
+    "createdAt": "created_at",
+    "updatedAt": "updated_at",
+    "priority": "priority",
+}
+SORT_FIELDS = tuple(SORT_KEYS.values())
 SORT_ORDERS = ("asc", "desc")
 _TICKET_NUMBER = re.compile(r"^#?(\d{1,18})$")  # 18 digits always fit a bigint
 
@@ -185,7 +194,10 @@ def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticke
             return qs.none()
         qs = qs.filter(customer_id=filters.customer_id)
     if filters.priority is not None:
-        qs = qs.filter(priority=_priority(filters.priority))
+        priority = priority_value(filters.priority)
+        if priority is None:
+            raise validation_error({"priority": [PRIORITY_MESSAGE]})
+        qs = qs.filter(priority=priority)
     if filters.date_from is not None:
         qs = qs.filter(created_at__gte=_as_bound(filters.date_from, field="date_from", end=False))
     if filters.date_to is not None:
@@ -205,15 +217,21 @@ def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticke
     return qs
 
 
-def _priority(value) -> int:
+PRIORITY_MESSAGE = "Must be one of low, medium, high, urgent."
+
+
+def priority_value(value) -> Priority | None:
+    """A priority as the API and the pages name it ("high"), or as stored (3): the Priority,
+    or None when it is neither. The one parse of a priority, for the list's filter and for
+    the services' writes."""
     if isinstance(value, str):
         try:
             return Priority.from_api_name(value.strip())
         except KeyError:
-            pass
-    elif isinstance(value, int) and not isinstance(value, bool) and value in Priority.values:
-        return value
-    raise validation_error({"priority": ["Must be one of low, medium, high, urgent."]})
+            return None
+    if isinstance(value, int) and not isinstance(value, bool) and value in Priority.values:
+        return Priority(value)
+    return None
 
 
 def ticket_get(*, user, ticket_id: int) -> Ticket:

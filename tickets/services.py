@@ -31,6 +31,7 @@ from core.validation import (
 from customers.models import Customer
 from tickets.models import DeviceType, Priority, Ticket
 from tickets.notifications import queue_assignment_email
+from tickets.queries import PRIORITY_MESSAGE, priority_value
 
 CONFLICT_MESSAGE = "This ticket was changed by someone else. Reload and try again."
 INVALID_CUSTOMER_MESSAGE = "Customer does not exist or is inactive"
@@ -65,20 +66,29 @@ class _Denied(Exception):
 
 # --- validation ------------------------------------------------------------------------------
 def _clean_priority(value: Any, field_errors: FieldErrors) -> int | None:
-    if isinstance(value, str):  # the API name ("high") is accepted too
-        try:
-            return Priority.from_api_name(value.strip())
-        except KeyError:
-            pass
-    elif isinstance(value, int) and not isinstance(value, bool) and value in Priority.values:
-        return Priority(value)
-    field_errors.add("priority", "Must be one of low, medium, high, urgent.")
-    return None
+    # The API name ("high", what the API and the pages send) or the stored value.
+    priority = priority_value(value)
+    if priority is None:
+        field_errors.add("priority", PRIORITY_MESSAGE)
+    return priority
+
+
+def _clean_tech(value: Any, field_errors: FieldErrors) -> User | None:
+    # An email (what the API and the pages send) is looked up here, after the permission
+    # check: someone who may not write is not told who the technicians are. A User is taken
+    # as it is (checked against the active technicians when written); None is no technician.
+    if value is None or isinstance(value, User):
+        return value
+    tech = _technician_by_email(value)
+    if tech is None:
+        field_errors.add("tech", INVALID_TECH_MESSAGE)
+    return tech
 
 
 def clean_ticket_data(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     """Validates and normalises ticket fields (contract §5); raises one VALIDATION_ERROR
-    listing every bad field (snake_case names). `tech` must already be a User or None."""
+    listing every bad field (snake_case names). `tech` is a technician's email (or a User);
+    `priority` its API name ("high") or its value."""
     field_errors = FieldErrors()
     allowed = CREATE_FIELDS if creating else EDITABLE_FIELDS
     for key in data:
@@ -100,9 +110,7 @@ def clean_ticket_data(data: dict[str, Any], *, creating: bool) -> dict[str, Any]
                 field_errors.add(key, "Must be a customer id.")
             cleaned[key] = value
         elif key == "tech":
-            if value is not None and not isinstance(value, User):
-                field_errors.add(key, "Must be a technician.")
-            cleaned[key] = value
+            cleaned[key] = _clean_tech(value, field_errors)
         elif key == "priority":
             cleaned[key] = _clean_priority(value, field_errors)
         elif key == "estimated_hours":
@@ -128,17 +136,22 @@ def _technicians():
     return User.objects.filter(is_active=True, groups__name=roles.TECHNICIAN)
 
 
-def resolve_technician(email: str) -> User:
-    """The active technician with this email (case-insensitive): how the API and the pages
-    turn `tech` into a user. VALIDATION_ERROR on field "tech" otherwise."""
+def _technician_by_email(email: Any) -> User | None:
+    """The active technician with this email (case-insensitive), or None."""
     if not isinstance(email, str) or "\x00" in email or not email.strip():
-        raise validation_error({"tech": [INVALID_TECH_MESSAGE]})
-    tech = (
+        return None
+    return (
         _technicians()
         .annotate(email_lower=Lower("email"))  # the user_email_ci_unique index
         .filter(email_lower=email.strip().lower())
         .first()
     )
+
+
+def resolve_technician(email: str) -> User:
+    """The active technician with this email (case-insensitive); VALIDATION_ERROR on field
+    "tech" otherwise. The services do this themselves with an email as `tech`."""
+    tech = _technician_by_email(email)
     if tech is None:
         raise validation_error({"tech": [INVALID_TECH_MESSAGE]})
     return tech

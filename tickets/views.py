@@ -46,7 +46,6 @@ from tickets.forms import (
 )
 
 QUEUE_PAGE_SIZE = 50
-PICKER_RESULTS = 8
 TICKETS_CHANGED = "tickets-changed"
 
 
@@ -118,25 +117,13 @@ def ticket_list(request):
             request.GET, technicians=permissions.can_view_all_tickets(request.user)
         )
         filters = filter_form.values()
-        tickets = queries.ticket_list(user=request.user, filters=TicketFilterForm.to_query(filters))
+        tickets = queries.ticket_list(user=request.user, filters=filter_form.query())
         # A search over all history is shown without a total: counting its matches costs
         # many times the page (see paginate).
         page = paginate(
-            tickets,
-            page=int_param(request.GET.get("page"), 1),
-            page_size=PAGE_SIZE,
-            count=not filters["search"],
+            tickets, page=_page_number(request), page_size=PAGE_SIZE, count=not filters["search"]
         )
-        return {
-            "nav": "tickets",
-            "page": page,
-            "filters": filters,
-            "filter_form": filter_form,
-            "filter_customer": _filter_customer(request, filters["customer_id"]),
-            "params": list_params(request),
-            "version": version,
-            "row_next": _list_url(request),
-        }
+        return _list_context(request, page, filter_form, filters, version)
 
     return render_list(
         request,
@@ -148,11 +135,30 @@ def ticket_list(request):
     )
 
 
-def _filter_customer(request, customer_id):
-    if not customer_id:
+def _page_number(request) -> int:
+    return int_param(request.GET.get("page"), 1)
+
+
+def _list_context(request, page, filter_form, filters, version) -> dict:
+    return {
+        "nav": "tickets",
+        "page": page,
+        "filters": filters,
+        "filter_form": filter_form,
+        "filter_customer": _customer_or_none(request.user, filters["customer_id"]),
+        "params": list_params(request),
+        "version": version,
+        "row_next": _list_url(request),
+    }
+
+
+def _customer_or_none(user, customer_id):
+    """The customer a page names (the list's customer filter, the check-in's chosen
+    customer): None when there is none to show, as for a mangled id in a bookmark."""
+    if not customer_id or not str(customer_id).isdigit():
         return None
     try:
-        return customer_queries.customer_get(user=request.user, customer_id=customer_id)
+        return customer_queries.customer_get(user=user, customer_id=int(customer_id))
     except DomainError:
         return None
 
@@ -190,101 +196,108 @@ def technician_queue(request):
     )
 
 
-def _picker_customers(request, search: str):
-    if not search:
-        return []
-    return list(
-        customer_queries.customer_list(user=request.user, search=search, active=True)[
-            :PICKER_RESULTS
-        ]
-    )
-
-
 @page_login_required
 @require_http_methods(["GET", "POST"])
 def ticket_create(request):
     """Check-in: pick a customer (or add a walk-in), describe the device and the fault.
-    One submit; a new customer and the ticket are written in one transaction."""
+    One submit; a new customer and the ticket are written in one transaction. The same URL
+    answers the customer picker's fragment to htmx."""
     user = request.user
     _refuse(
         user, allowed=permissions.can_create_tickets(user), action="ticket:create", request=request
     )
-    search = (request.GET.get("customer_search") or "").strip()[:200]
-    if (
+    if _wants_picker(request):
+        return _picker_fragment(request)
+    form, customer_form = _check_in_forms(request)
+    walk_in = customer_form if customer_form.is_bound else None
+    if walk_in is not None:
+        _refuse(
+            user,
+            allowed=permissions.can_create_customers(user),
+            action="customer:create",
+            request=request,
+        )
+    if form.is_bound and _all_valid(form, walk_in):
+        ticket = _create_ticket(request, form, walk_in)
+        if ticket is not None:
+            messages.success(request, _created_message(ticket))
+            return redirect("tickets:detail", ticket_id=ticket.pk)
+    return vary_on_htmx(
+        render(request, "tickets/ticket_form.html", _check_in_context(request, form, customer_form))
+    )
+
+
+def _all_valid(*forms) -> bool:
+    """Every form checked (so each shows its errors at once), None ones skipped."""
+    return all([form.is_valid() for form in forms if form is not None])
+
+
+def _picker_search(request) -> str:
+    return (request.GET.get("customer_search") or "").strip()[:200]
+
+
+def _wants_picker(request) -> bool:
+    return (
         request.method == "GET"
         and wants_fragment(request)
         and request.htmx.target == "customer-results"
-    ):
-        context = {"customers": _picker_customers(request, search), "customer_search": search}
-        return vary_on_htmx(render(request, "tickets/ticket_form.html#customer-results", context))
+    )
 
-    picked = None
-    if request.method == "POST":
-        form = TicketCreateForm(request.POST)
-        customer_form = CustomerForm(request.POST, prefix="customer")
-        new_customer = request.POST.get("customer_mode") == "new"
-        if new_customer:
-            _refuse(
-                user,
-                allowed=permissions.can_create_customers(user),
-                action="customer:create",
-                request=request,
-            )
-        forms_valid = form.is_valid() & (customer_form.is_valid() if new_customer else True)
-        if forms_valid:
-            ticket = _create_ticket(request, form, customer_form if new_customer else None)
-            if ticket is not None:
-                who = ticket.tech.get_full_name() or ticket.tech.username if ticket.tech else None
-                messages.success(
-                    request,
-                    f"Ticket #{ticket.pk} created"
-                    + (
-                        f" and assigned to {who}." if who else ", not assigned yet (no technician)."
-                    ),
-                )
-                return redirect("tickets:detail", ticket_id=ticket.pk)
-        picked_id = request.POST.get("customer_id")
-    else:
+
+def _picker_fragment(request):
+    """The customer picker's results, for the search box on the check-in page."""
+    search = _picker_search(request)
+    customers = customer_queries.customer_picker(user=request.user, search=search)
+    context = {"customers": customers, "customer_search": search}
+    return vary_on_htmx(render(request, "tickets/ticket_form.html#customer-results", context))
+
+
+def _check_in_forms(request):
+    """The ticket form and the walk-in customer's form. The customer form is bound only for
+    a walk-in: for an existing customer it is not checked (no errors about a customer nobody
+    entered), and shows what was typed into it, if anything."""
+    if request.method != "POST":
         picked_id = request.GET.get("customerId")
         form = TicketCreateForm(initial={"customer_id": picked_id} if picked_id else None)
-        customer_form = CustomerForm(prefix="customer")
-    if picked_id and str(picked_id).isdigit():
-        try:
-            picked = customer_queries.customer_get(user=user, customer_id=int(picked_id))
-        except DomainError:
-            picked = None
-    context = {
+        return form, CustomerForm(prefix="customer")
+    form = TicketCreateForm(request.POST)
+    if form.walk_in():
+        return form, CustomerForm(request.POST, prefix="customer")
+    typed = {name: request.POST.get(f"customer-{name}") for name in CustomerForm.base_fields}
+    typed = {name: value for name, value in typed.items() if value}
+    return form, CustomerForm(prefix="customer", initial=typed)
+
+
+def _check_in_context(request, form, customer_form) -> dict:
+    search = _picker_search(request)
+    picked_id = request.POST.get("customer_id") if form.is_bound else request.GET.get("customerId")
+    return {
         "nav": "tickets",
         "form": form,
         "customer_form": customer_form,
-        "picked": picked,
-        "customers": _picker_customers(request, search),
+        "picked": _customer_or_none(request.user, picked_id),
+        "customers": customer_queries.customer_picker(user=request.user, search=search),
         "customer_search": search,
     }
-    # The same URL answers the picker's fragment to htmx.
-    return vary_on_htmx(render(request, "tickets/ticket_form.html", context))
+
+
+def _created_message(ticket) -> str:
+    if ticket.tech is None:
+        return f"Ticket #{ticket.pk} created, not assigned yet (no technician)."
+    who = ticket.tech.get_full_name() or ticket.tech.username
+    return f"Ticket #{ticket.pk} created and assigned to {who}."
 
 
 def _create_ticket(request, form, customer_form):
     """Both writes through the services, in one transaction: a ticket that fails leaves no
     half check-in behind. Returns the ticket, or None with the errors put on the forms."""
-    data = form.service_data()
+    data = form.service_data()  # `tech` None: assigned automatically
     try:
-        tech_email = form.cleaned_data.get("tech")
-        if tech_email:
-            data["tech"] = services.resolve_technician(tech_email)
         with transaction.atomic():
             if customer_form is not None:
-                try:
-                    customer = customer_services.customer_create(
-                        actor=request.user, data=customer_form.service_data()
-                    )
-                except DomainError as error:
-                    if error.status == 403:
-                        raise
-                    add_domain_error(customer_form, error)
+                data["customer_id"] = _create_walk_in(request, customer_form)
+                if data["customer_id"] is None:
                     return None
-                data["customer_id"] = customer.pk
             else:
                 data["customer_id"] = form.cleaned_data["customer_id"]
             return services.ticket_create(actor=request.user, data=data)
@@ -295,6 +308,20 @@ def _create_ticket(request, form, customer_form):
         return None
 
 
+def _create_walk_in(request, customer_form) -> int | None:
+    """The walk-in customer's id, or None with the refusal put on the customer form."""
+    try:
+        customer = customer_services.customer_create(
+            actor=request.user, data=customer_form.service_data()
+        )
+    except DomainError as error:
+        if error.status == 403:
+            raise
+        add_domain_error(customer_form, error)
+        return None
+    return customer.pk
+
+
 @page_login_required
 @require_http_methods(["GET", "POST"])
 def ticket_detail(request, ticket_id: int):
@@ -303,30 +330,37 @@ def ticket_detail(request, ticket_id: int):
     user = request.user
     ticket = queries.ticket_get(user=user, ticket_id=ticket_id)
     may_edit = permissions.can_edit_tickets(user)
-    form = TicketEditForm(initial=TicketEditForm.initial_from(ticket)) if may_edit else None
-    conflict = None
     if request.method == "POST":
         _refuse(
             user, allowed=may_edit, action="ticket:update", request=request, object_id=ticket.pk
         )
-        form = TicketEditForm(request.POST, initial=TicketEditForm.initial_from(ticket))
-        if form.is_valid():
-            try:
-                data = form.service_data()
-                tech_email = form.cleaned_data.get("tech") or ""
-                data["tech"] = services.resolve_technician(tech_email) if tech_email else None
-                ticket = services.ticket_update(
-                    actor=user,
-                    ticket_id=ticket.pk,
-                    data=data,
-                    expected_updated_at=form.expected_updated_at(),
-                )
-            except DomainError as error:
-                form, conflict = form_after_refusal(form, error, request)
-            else:
-                messages.success(request, "Ticket saved.")
-                return redirect("tickets:detail", ticket_id=ticket.pk)
-    context = {
+    form = _edit_form(request, ticket) if may_edit else None
+    conflict = None
+    if form is not None and form.is_bound and form.is_valid():
+        try:
+            ticket = services.ticket_update(
+                actor=user,
+                ticket_id=ticket.pk,
+                data=form.service_data(),
+                expected_updated_at=form.expected_updated_at(),
+            )
+        except DomainError as error:
+            form, conflict = form_after_refusal(form, error, request)
+        else:
+            messages.success(request, "Ticket saved.")
+            return redirect("tickets:detail", ticket_id=ticket.pk)
+    return render(
+        request, "tickets/ticket_detail.html", _detail_context(user, ticket, form, conflict)
+    )
+
+
+def _edit_form(request, ticket) -> TicketEditForm:
+    data = request.POST if request.method == "POST" else None
+    return TicketEditForm(data, initial=TicketEditForm.initial_from(ticket))
+
+
+def _detail_context(user, ticket, form, conflict) -> dict:
+    return {
         "nav": "tickets",
         "ticket": ticket,
         "form": form,
@@ -334,7 +368,6 @@ def ticket_detail(request, ticket_id: int):
         "may_change_status": permissions.can_change_status(user, ticket),
         "timeline": activity_timeline(object_type="ticket", object_id=ticket.pk),
     }
-    return render(request, "tickets/ticket_detail.html", context)
 
 
 def _row_context(request, ticket) -> dict:
@@ -359,39 +392,30 @@ def _refusal(request, status: int, text: str, ticket=None):
     return response
 
 
+NOT_UNDERSTOOD = "The status change was not understood."
+STALE_STATUS = (
+    "Someone else changed this ticket just now; here is how it stands. Nothing was saved."
+)
+
+
 @page_login_required
 @require_POST
 def ticket_status(request, ticket_id: int):
     """Complete or reopen. From app.js (HX-Request) the answer is the fresh row, or the
     refusal; from a plain form post, a message and a redirect."""
-    user = request.user
-    fragment = bool(request.htmx)
     form = StatusForm(request.POST)
     if not form.is_valid():
-        if fragment:
-            return _refusal(request, 400, "The status change was not understood.")
-        messages.error(request, "The status change was not understood.")
-        return redirect(_safe_next(request, reverse("tickets:detail", args=[ticket_id])))
-    values = form.values()
+        return _status_refused(
+            request, ticket_id, DomainError(errors.VALIDATION_ERROR, NOT_UNDERSTOOD)
+        )
     try:
-        ticket = services.ticket_set_status(actor=user, ticket_id=ticket_id, **values)
+        ticket = services.ticket_set_status(
+            actor=request.user, ticket_id=ticket_id, **form.values()
+        )
     except DomainError as error:
-        if not fragment:
-            if error.status in (403, 404):
-                raise
-            messages.error(request, error.message)
-            return redirect(_safe_next(request, reverse("tickets:detail", args=[ticket_id])))
-        current = error.details.get("current") if isinstance(error.details, dict) else None
-        if error.code == errors.CONFLICT and current is not None:
-            text = (
-                "Someone else changed this ticket just now; here is how it stands. "
-                "Nothing was saved."
-            )
-            return _refusal(request, 409, text, ticket=current)
-        return _refusal(request, error.status, error.message)
-    done = "completed" if ticket.completed else "reopened"
-    text = f"Ticket #{ticket.pk} {done}."
-    if not fragment:
+        return _status_refused(request, ticket_id, error)
+    text = f"Ticket #{ticket.pk} {'completed' if ticket.completed else 'reopened'}."
+    if not request.htmx:
         messages.success(request, text)
         return redirect(_safe_next(request, reverse("tickets:detail", args=[ticket.pk])))
     response = vary_on_htmx(
@@ -401,3 +425,18 @@ def ticket_status(request, ticket_id: int):
     trigger_client_event(response, TICKETS_CHANGED, {})
     trigger_client_event(response, "showMessage", {"text": text, "level": "success"})
     return response
+
+
+def _status_refused(request, ticket_id: int, error: DomainError):
+    """A refused status change. A plain form post: the message and a redirect back (a 403
+    or 404 is that page). From app.js: the refusal (for a conflict, with the row as it is
+    now)."""
+    if not request.htmx:
+        if error.status in (403, 404):
+            raise error
+        messages.error(request, error.message)
+        return redirect(_safe_next(request, reverse("tickets:detail", args=[ticket_id])))
+    current = error.details.get("current") if isinstance(error.details, dict) else None
+    if error.code == errors.CONFLICT and current is not None:
+        return _refusal(request, 409, STALE_STATUS, ticket=current)
+    return _refusal(request, error.status, error.message)

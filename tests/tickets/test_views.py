@@ -4,61 +4,20 @@ the role matrix of contract §6 on them."""
 
 import json
 import os
-import re
 import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from django.core.cache import cache, caches
 from django.db import connection
-from django.test.signals import template_rendered
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.models import ActivityLog
 from customers.models import Customer
 from tests import factories
+from tests.helpers import HTMX, page_text, poll_version, query_kind, rendered_templates
 from tickets.models import Priority, Ticket
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def _text(response) -> str:
-    return response.content.decode()
-
-
-def _version(body: str) -> str:
-    return re.search(r'hx-get="\?(?:[^"]*&amp;)?v=([0-9a-zA-Z]+)"', body).group(1)
-
-
-@contextmanager
-def _rendered_templates():
-    """Names of the templates rendered inside the block (Django's test instrumentation)."""
-    rendered = []
-
-    def on_render(sender, template, context, **kwargs):
-        rendered.append(template.name)
-
-    template_rendered.connect(on_render)
-    try:
-        yield rendered
-    finally:
-        template_rendered.disconnect(on_render)
-
-
-def _query_kind(sql: str) -> str:
-    if '"django_session"' in sql:
-        return "session"
-    if "accounts_user_user_permissions" in sql:
-        return "user permissions"
-    if "auth_group_permissions" in sql:
-        return "group permissions"
-    if '"data_version"' in sql:  # core.rendered.data_version's one query
-        return "version"
-    if 'FROM "accounts_user"' in sql:
-        return "user"
-    return sql
 
 
 def _queries(client, url, **extra) -> tuple[int, object]:
@@ -108,11 +67,11 @@ def test_start_page_needs_sign_in(client):
 def test_list_page_and_fragment(client, frontdesk, tickets):
     client.force_login(frontdesk)
     page = client.get("/tickets/")
-    assert "<html" in _text(page)
+    assert "<html" in page_text(page)
     for ticket in tickets.values():
-        assert ticket.title in _text(page)
+        assert ticket.title in page_text(page)
     fragment = client.get("/tickets/?search=boot", **HTMX)
-    body = _text(fragment)
+    body = page_text(fragment)
     assert "<html" not in body
     assert body.lstrip().startswith('<div id="ticket-results"')
     assert "Laptop will not boot" in body and "Printer jams" not in body
@@ -132,7 +91,7 @@ def test_list_page_and_fragment(client, frontdesk, tickets):
 )
 def test_list_filters(client, frontdesk, tickets, query, shown, hidden):
     client.force_login(frontdesk)
-    body = _text(client.get(f"/tickets/?{query}"))
+    body = page_text(client.get(f"/tickets/?{query}"))
     for name in shown:
         assert tickets[name].title in body, name
     for name in hidden:
@@ -141,13 +100,13 @@ def test_list_filters(client, frontdesk, tickets, query, shown, hidden):
 
 def test_search_by_ticket_number(client, frontdesk, tickets):
     client.force_login(frontdesk)
-    body = _text(client.get(f"/tickets/?search=%23{tickets['phone'].pk}"))
+    body = page_text(client.get(f"/tickets/?search=%23{tickets['phone'].pk}"))
     assert "Phone screen cracked" in body and "Laptop will not boot" not in body
 
 
 def test_customer_filter_names_the_customer(client, frontdesk, tickets, customer):
     client.force_login(frontdesk)
-    body = _text(client.get(f"/tickets/?customerId={customer.pk}"))
+    body = page_text(client.get(f"/tickets/?customerId={customer.pk}"))
     assert "Only tickets of" in body and "Grace Hopper" in body
     assert "Laptop will not boot" in body and "Phone screen cracked" not in body
 
@@ -157,18 +116,18 @@ def test_date_range_filter(client, frontdesk, tickets):
     Ticket.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
     client.force_login(frontdesk)
     since = (timezone.localdate() - timedelta(days=2)).isoformat()
-    body = _text(client.get(f"/tickets/?dateFrom={since}"))
+    body = page_text(client.get(f"/tickets/?dateFrom={since}"))
     assert "Phone screen cracked" not in body and "Laptop will not boot" in body
     until = (timezone.localdate() - timedelta(days=5)).isoformat()
-    body = _text(client.get(f"/tickets/?dateTo={until}"))
+    body = page_text(client.get(f"/tickets/?dateTo={until}"))
     assert "Phone screen cracked" in body and "Laptop will not boot" not in body
 
 
 def test_sort_by_priority(client, frontdesk, tickets):
     client.force_login(frontdesk)
-    body = _text(client.get("/tickets/?sortBy=priority&sortOrder=desc"))
+    body = page_text(client.get("/tickets/?sortBy=priority&sortOrder=desc"))
     assert body.index("Laptop will not boot") < body.index("Phone screen cracked")
-    body = _text(client.get("/tickets/?sortBy=priority&sortOrder=asc"))
+    body = page_text(client.get("/tickets/?sortBy=priority&sortOrder=asc"))
     assert body.index("Phone screen cracked") < body.index("Laptop will not boot")
 
 
@@ -176,25 +135,25 @@ def test_pages_keep_the_filters(client, frontdesk, customer):
     for n in range(30):
         factories.make_ticket(customer=customer, title=f"Batch job {n:02d}")
     client.force_login(frontdesk)
-    body = _text(client.get("/tickets/?search=batch&sortBy=title&sortOrder=asc"))
+    body = page_text(client.get("/tickets/?search=batch&sortBy=title&sortOrder=asc"))
     # A search is not counted (paginate(count=False)) until its last page shows the total.
     assert "Page 1" in body and "30 tickets" not in body
     assert 'href="?search=batch&amp;sortBy=title&amp;sortOrder=asc&amp;page=2"' in body
-    second = _text(client.get("/tickets/?search=batch&sortBy=title&sortOrder=asc&page=2"))
+    second = page_text(client.get("/tickets/?search=batch&sortBy=title&sortOrder=asc&page=2"))
     assert "Batch job 29" in second and "Batch job 00" not in second
     assert "30 tickets · page 2 of 2" in second
-    unfiltered = _text(client.get("/tickets/?sortBy=title&sortOrder=asc"))
+    unfiltered = page_text(client.get("/tickets/?sortBy=title&sortOrder=asc"))
     assert "30 tickets · page 1 of 2" in unfiltered
 
 
 def test_technician_sees_only_own_tickets_and_no_technician_filter(client, technician, tickets):
     client.force_login(technician)
-    body = _text(client.get("/tickets/"))
+    body = page_text(client.get("/tickets/"))
     assert "Laptop will not boot" in body and "Printer jams" in body
     assert "Phone screen cracked" not in body
     assert 'name="tech"' not in body
     # Naming another technician in the URL changes nothing.
-    assert "Phone screen cracked" not in _text(client.get("/tickets/?tech=tech2@shop.test"))
+    assert "Phone screen cracked" not in page_text(client.get("/tickets/?tech=tech2@shop.test"))
 
 
 def test_list_queries_do_not_grow_with_the_page_size(client, frontdesk, customer, technician):
@@ -216,15 +175,15 @@ def test_list_queries_do_not_grow_with_the_page_size(client, frontdesk, customer
 # --- polling -------------------------------------------------------------------------------------
 def test_unchanged_poll_is_204_without_rendering(client, frontdesk, tickets):
     client.force_login(frontdesk)
-    page = _text(client.get("/tickets/?completed=false&sortBy=priority"))
-    version = _version(page)
+    page = page_text(client.get("/tickets/?completed=false&sortBy=priority"))
+    version = poll_version(page)
     assert f'hx-get="?completed=false&amp;sortBy=priority&amp;v={version}"' in page
-    with _rendered_templates() as rendered, CaptureQueriesContext(connection) as ctx:
+    with rendered_templates() as rendered, CaptureQueriesContext(connection) as ctx:
         response = client.get(f"/tickets/?completed=false&sortBy=priority&v={version}", **HTMX)
     assert response.status_code == 204
     assert response.content == b""
     assert rendered == []
-    kinds = [_query_kind(q["sql"]) for q in ctx.captured_queries]
+    kinds = [query_kind(q["sql"]) for q in ctx.captured_queries]
     # The session and the user (loaded by the middleware for every request) and the version:
     # The data version checks no permission (its value is the same for every user, and a 204
     # tells nothing but "no change").
@@ -257,30 +216,30 @@ def test_unchanged_poll_with_sessions_in_redis(client, frontdesk, tickets, setti
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     try:
         client.force_login(frontdesk)
-        version = _version(_text(client.get("/tickets/")))
+        version = poll_version(page_text(client.get("/tickets/")))
         client.get(f"/tickets/?v={version}", **HTMX)  # the session is now in the cache
-        with _rendered_templates() as rendered, CaptureQueriesContext(connection) as ctx:
+        with rendered_templates() as rendered, CaptureQueriesContext(connection) as ctx:
             response = client.get(f"/tickets/?v={version}", **HTMX)
     finally:
         cache.delete_pattern("*")  # only this test's prefix
     assert response.status_code == 204 and rendered == []
-    kinds = [_query_kind(q["sql"]) for q in ctx.captured_queries]
+    kinds = [query_kind(q["sql"]) for q in ctx.captured_queries]
     assert kinds == ["user", "version"]
 
 
 def test_changed_poll_swaps_the_rows_with_the_filters_kept(client, frontdesk, tickets, customer):
     client.force_login(frontdesk)
-    version = _version(_text(client.get("/tickets/?completed=false")))
+    version = poll_version(page_text(client.get("/tickets/?completed=false")))
     factories.make_ticket(customer=customer, title="Fresh tablet repair")
     factories.make_ticket(customer=customer, title="Fresh but done", completed=True)
-    with _rendered_templates() as rendered:
+    with rendered_templates() as rendered:
         response = client.get(f"/tickets/?completed=false&v={version}", **HTMX)
-    body = _text(response)
+    body = page_text(response)
     assert response.status_code == 200
     assert "ticket-results" in rendered  # the partial, named as Django names it
     assert "<html" not in body
     assert "Fresh tablet repair" in body and "Fresh but done" not in body
-    new_version = _version(body)
+    new_version = poll_version(body)
     assert new_version != version
     assert f'hx-get="?completed=false&amp;v={new_version}"' in body
     # Links in the swapped rows carry the filters, not the poll's version.
@@ -289,7 +248,7 @@ def test_changed_poll_swaps_the_rows_with_the_filters_kept(client, frontdesk, ti
 
 def test_a_status_change_changes_the_version(client, frontdesk, tickets):
     client.force_login(frontdesk)
-    version = _version(_text(client.get("/tickets/")))
+    version = poll_version(page_text(client.get("/tickets/")))
     laptop = tickets["laptop"]
     client.post(f"/tickets/{laptop.pk}/status/", {"completed": "true", "notes": ""}, **HTMX)
     assert client.get(f"/tickets/?v={version}", **HTMX).status_code == 200
@@ -300,7 +259,7 @@ def test_poll_with_an_expired_session_redirects_the_window(client, tickets):
         "/tickets/queue/?v=abc", HTTP_HX_CURRENT_URL="http://testserver/tickets/queue/", **HTMX
     )
     assert response["HX-Redirect"] == "/accounts/login/?next=%2Ftickets%2Fqueue%2F"
-    assert "<form" not in _text(response)
+    assert "<form" not in page_text(response)
 
 
 # --- My queue ------------------------------------------------------------------------------------
@@ -315,11 +274,11 @@ def test_queue_has_own_open_tickets_most_urgent_then_oldest(client, technician, 
     factories.make_ticket(customer=customer, title="Someone else's", tech=factories.make_user())
     client.force_login(technician)
     response = client.get("/tickets/queue/")
-    body = _text(response)
+    body = page_text(response)
     assert body.index("New urgent") < body.index("Old medium") < body.index("New medium")
     assert "Done one" not in body and "Someone else" not in body
     assert "Complete…" in body
-    fragment = _text(client.get("/tickets/queue/", **HTMX))
+    fragment = page_text(client.get("/tickets/queue/", **HTMX))
     assert "<html" not in fragment and 'id="ticket-results"' in fragment
 
 
@@ -337,7 +296,7 @@ def test_queue_budget_does_not_grow(client, technician, customer):
 
 def test_queue_poll_unchanged_is_204(client, technician, tickets):
     client.force_login(technician)
-    version = _version(_text(client.get("/tickets/queue/")))
+    version = poll_version(page_text(client.get("/tickets/queue/")))
     assert client.get(f"/tickets/queue/?v={version}", **HTMX).status_code == 204
 
 
@@ -372,7 +331,7 @@ WALK_IN = {
 
 def test_new_ticket_form_has_plain_word_labels(client, frontdesk):
     client.force_login(frontdesk)
-    body = _text(client.get("/tickets/new/"))
+    body = page_text(client.get("/tickets/new/"))
     for label in ("Serial number", "Brand", "Model", "Device type", "First name", "Technician"):
         assert f">{label}" in body
 
@@ -392,7 +351,7 @@ def test_check_in_for_an_existing_customer_is_auto_assigned(
     assert ticket.tech == other_technician
     assert ticket.priority == Priority.HIGH
     assert ticket.serial_number == "PF-3XY7Z"
-    page = _text(client.get(response["Location"]))
+    page = page_text(client.get(response["Location"]))
     assert f"Ticket #{ticket.pk} created and assigned to Otto" in page
 
 
@@ -428,7 +387,7 @@ def test_walk_in_with_a_taken_email_shows_it_and_writes_nothing(client, frontdes
         "/tickets/new/",
         {**TICKET, **WALK_IN, "customer-email": "Grace@NAVY.test", "customer_mode": "new"},
     )
-    body = _text(response)
+    body = page_text(response)
     assert response.status_code == 200
     assert 'id="id_customer-email_error"' in body and "already exists" in body
     assert 'value="PF-3XY7Z"' in body  # the ticket part is kept
@@ -438,7 +397,73 @@ def test_walk_in_with_a_taken_email_shows_it_and_writes_nothing(client, frontdes
 def test_existing_mode_needs_a_customer(client, frontdesk):
     client.force_login(frontdesk)
     response = client.post("/tickets/new/", {**TICKET, "customer_mode": "existing"})
-    assert "Choose the customer" in _text(response)
+    assert "Choose the customer" in page_text(response)
+    assert not Ticket.objects.exists()
+
+
+def test_existing_mode_with_a_bad_ticket_shows_no_walk_in_errors(client, frontdesk, customer):
+    client.force_login(frontdesk)
+    response = client.post(
+        "/tickets/new/",
+        {**TICKET, "title": "", "customer_mode": "existing", "customer_id": customer.pk},
+    )
+    body = page_text(response)
+    assert response.status_code == 200
+    assert 'id="id_title_error"' in body  # the ticket's own error is shown
+    assert "Please correct the customer&#x27;s details" not in body
+    assert "Please correct the customer's details" not in body
+    assert 'id="id_customer-first_name_error"' not in body
+    assert f'name="customer_id" value="{customer.pk}" checked' in body  # still chosen
+    assert not Ticket.objects.exists()
+
+
+def test_existing_mode_keeps_what_was_typed_for_a_walk_in(client, frontdesk, customer):
+    client.force_login(frontdesk)
+    response = client.post(
+        "/tickets/new/",
+        {
+            **TICKET,
+            "title": "",
+            "customer_mode": "existing",
+            "customer_id": customer.pk,
+            "customer-first_name": "Walter",
+        },
+    )
+    body = page_text(response)
+    assert 'name="customer-first_name" value="Walter"' in body
+    assert 'id="id_customer-last_name_error"' not in body
+
+
+def test_walk_in_mode_with_a_bad_ticket_shows_both_forms_errors(client, frontdesk):
+    client.force_login(frontdesk)
+    response = client.post(
+        "/tickets/new/",
+        {**TICKET, **WALK_IN, "title": "", "customer-zip": "", "customer_mode": "new"},
+    )
+    body = page_text(response)
+    assert 'id="id_title_error"' in body and 'id="id_customer-zip_error"' in body
+    assert "Please correct the customer" in body
+    assert not Customer.objects.exists() and not Ticket.objects.exists()
+
+
+def test_check_in_with_a_technician_who_is_no_longer_one_names_the_field(
+    client, frontdesk, customer, technician
+):
+    client.force_login(frontdesk)
+    page = client.get("/tickets/new/")  # the menu offers Tess
+    assert 'value="tech@shop.test"' in page_text(page)
+    technician.groups.clear()  # ...who stops being a technician before the submit
+    response = client.post(
+        "/tickets/new/",
+        {
+            **TICKET,
+            "customer_mode": "existing",
+            "customer_id": customer.pk,
+            "tech": "tech@shop.test",
+        },
+    )
+    assert response.status_code == 200
+    assert 'id="id_tech_error"' in page_text(response)
     assert not Ticket.objects.exists()
 
 
@@ -448,7 +473,7 @@ def test_inactive_customer_is_refused_on_the_picker_field(client, frontdesk):
     response = client.post(
         "/tickets/new/", {**TICKET, "customer_mode": "existing", "customer_id": gone.pk}
     )
-    assert "does not exist or is inactive" in _text(response)
+    assert "does not exist or is inactive" in page_text(response)
     assert not Ticket.objects.exists()
 
 
@@ -458,11 +483,11 @@ def test_picker_fragment_lists_active_matches(client, frontdesk, customer):
     response = client.get(
         "/tickets/new/?customer_search=grace", HTTP_HX_TARGET="customer-results", **HTMX
     )
-    body = _text(response)
+    body = page_text(response)
     assert "<html" not in body and body.lstrip().startswith('<div id="customer-results"')
     assert f'value="{customer.pk}"' in body and "Gone" not in body
     assert "HX-Request" in response["Vary"]
-    none = _text(
+    none = page_text(
         client.get("/tickets/new/?customer_search=zzz", HTTP_HX_TARGET="customer-results", **HTMX)
     )
     assert "New customer (walk-in)" in none
@@ -470,7 +495,7 @@ def test_picker_fragment_lists_active_matches(client, frontdesk, customer):
 
 def test_new_ticket_for_a_customer_from_their_page(client, frontdesk, customer):
     client.force_login(frontdesk)
-    body = _text(client.get(f"/tickets/new/?customerId={customer.pk}"))
+    body = page_text(client.get(f"/tickets/new/?customerId={customer.pk}"))
     assert f'name="customer_id" value="{customer.pk}" checked' in body
 
 
@@ -481,7 +506,7 @@ def test_ticket_page_shows_everything(client, frontdesk, tickets):
         accessories="Charger", notes="Backed up first", estimated_hours="1.50"
     )
     client.force_login(frontdesk)
-    body = _text(client.get(f"/tickets/{laptop.pk}/"))
+    body = page_text(client.get(f"/tickets/{laptop.pk}/"))
     for text in ("Grace Hopper", "SN-LAP-1", "Charger", "Backed up first", "1.50 h", "Urgent"):
         assert text in body, text
     assert "Edit ticket" in body and "Mark completed" in body
@@ -502,7 +527,7 @@ def test_ticket_page_budget_does_not_grow_with_the_timeline(client, frontdesk, t
             metadata={"changes": {"category": {"old": str(n), "new": str(n + 1)}}},
         )
     many, response = _queries(client, f"/tickets/{laptop.pk}/")
-    assert "Category: 9 → 10" in _text(response)
+    assert "Category: 9 → 10" in page_text(response)
     assert few == many
 
 
@@ -524,8 +549,25 @@ def test_edit_ticket_reassigns_and_shows_it_in_the_timeline(
     assert response.status_code == 302
     laptop.refresh_from_db()
     assert laptop.tech == other_technician and laptop.priority == Priority.MEDIUM
-    body = _text(client.get(f"/tickets/{laptop.pk}/"))
+    body = page_text(client.get(f"/tickets/{laptop.pk}/"))
     assert "Assigned" in body and "Technician: tech@shop.test → tech2@shop.test" in body
+
+
+def test_edit_ticket_unassigns_and_sets_the_priority_by_name(client, frontdesk, tickets):
+    laptop = tickets["laptop"]
+    client.force_login(frontdesk)
+    form = {
+        "title": laptop.title,
+        "description": laptop.description,
+        "priority": "low",
+        "tech": "",
+        "updated_at": laptop.updated_at.isoformat(),
+    }
+    response = client.post(f"/tickets/{laptop.pk}/", form)
+    assert response.status_code == 302
+    laptop.refresh_from_db()
+    assert laptop.tech is None and laptop.priority == Priority.LOW
+    assert ActivityLog.objects.filter(action="ticket:assign", object_id=laptop.pk).exists()
 
 
 def test_stale_ticket_edit_is_a_conflict(client, frontdesk, tickets):
@@ -534,7 +576,7 @@ def test_stale_ticket_edit_is_a_conflict(client, frontdesk, tickets):
     stale = {**TICKET, "title": "Mine", "updated_at": laptop.updated_at.isoformat()}
     laptop.title = "Theirs"
     laptop.save()
-    body = _text(client.post(f"/tickets/{laptop.pk}/", stale))
+    body = page_text(client.post(f"/tickets/{laptop.pk}/", stale))
     assert "changed by someone else" in body and "Theirs" in body and 'value="Mine"' in body
     laptop.refresh_from_db()
     assert laptop.title == "Theirs"
@@ -542,18 +584,18 @@ def test_stale_ticket_edit_is_a_conflict(client, frontdesk, tickets):
 
 def test_technician_sees_own_ticket_without_edit_and_not_others(client, technician, tickets):
     client.force_login(technician)
-    body = _text(client.get(f"/tickets/{tickets['laptop'].pk}/"))
+    body = page_text(client.get(f"/tickets/{tickets['laptop'].pk}/"))
     assert "Mark completed" in body and "Edit ticket" not in body
     response = client.get(f"/tickets/{tickets['phone'].pk}/")
     assert response.status_code == 403
-    assert "only see your assigned tickets" in _text(response)
+    assert "only see your assigned tickets" in page_text(response)
 
 
 def test_viewer_sees_no_buttons(client, viewer, tickets):
     client.force_login(viewer)
-    body = _text(client.get(f"/tickets/{tickets['laptop'].pk}/"))
+    body = page_text(client.get(f"/tickets/{tickets['laptop'].pk}/"))
     assert "Mark completed" not in body and "Edit ticket" not in body
-    listing = _text(client.get("/tickets/"))
+    listing = page_text(client.get("/tickets/"))
     assert "Complete…" not in listing and 'href="/tickets/new/"' not in listing
 
 
@@ -595,7 +637,7 @@ def test_htmx_status_change_returns_the_fresh_row_and_triggers_a_refresh(
         **HTMX,
     )
     assert response.status_code == 200
-    body = _text(response)
+    body = page_text(response)
     assert body.lstrip().startswith(f'<tr id="ticket-{laptop.pk}"')
     assert "Completed" in body and "Reopen…" in body
     events = json.loads(response["HX-Trigger"])
@@ -624,7 +666,7 @@ def test_stale_status_change_is_409_with_the_current_row(client, frontdesk, tick
         f"/tickets/{laptop.pk}/status/", {"completed": "true", "updated_at": seen}, **HTMX
     )
     assert response.status_code == 409
-    assert "Renamed meanwhile" in _text(response)
+    assert "Renamed meanwhile" in page_text(response)
     assert "changed this ticket" in json.loads(response["HX-Trigger"])["showMessage"]["text"]
     laptop.refresh_from_db()
     assert not laptop.completed
