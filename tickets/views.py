@@ -328,7 +328,20 @@ def ticket_detail(request, ticket_id: int):
     """Customer, device and fault, assignment, priority, estimate, notes, the activity
     timeline, the edit form (for those who may) and the status change."""
     user = request.user
-    ticket = queries.ticket_get(user=user, ticket_id=ticket_id)
+    try:
+        ticket = queries.ticket_get(user=user, ticket_id=ticket_id)
+    except AccessDenied as refused:
+        # Someone else's ticket: posting its edit form is a refused write all the same,
+        # recorded like the API's (contract §7); a GET is just answered 403.
+        if request.method == "POST":
+            permissions.deny(
+                user,
+                action="ticket:update",
+                object_type="ticket",
+                object_id=ticket_id,
+                message=refused.message,
+            )
+        raise
     may_edit = permissions.can_edit_tickets(user)
     if request.method == "POST":
         _refuse(
