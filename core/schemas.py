@@ -1,9 +1,11 @@
 """The API's wire format: camelCase schemas, the metadata block, pagination and the error
 envelope of contract §2-§3, shared by every app's router."""
 
+import functools
 import json
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -11,9 +13,22 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, JsonResponse
 from ninja import Path, Schema
-from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from core import rendered
+from core.validation import PHONE_MESSAGE, PHONE_PATTERN, phone_is_valid
 
 _SNAKE_PART = re.compile(r"_([a-z0-9])")
 
@@ -76,7 +91,11 @@ class ApiIn(Schema):
     Types, enums and raw lengths are checked here; the rules (trimming, required after
     trimming, NUL bytes, email, phone digits, country codes...) are the services' and come
     back as their VALIDATION_ERROR. The patterns below only describe those rules in the
-    OpenAPI schema."""
+    OpenAPI schema.
+
+    Every bad field at once: when this validation fails, the body's rules (registered with
+    @body_rules) run on the fields it did not reject, and their messages join the same
+    400, so a client never fixes one layer's fields only to meet the next layer's."""
 
     model_config = ConfigDict(
         alias_generator=camel,
@@ -86,6 +105,20 @@ class ApiIn(Schema):
         strict=True,
         regex_engine="python-re",
     )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_bad_field(cls, value: Any, handler, info: ValidationInfo):
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            check = _BODY_RULES.get(cls)
+            if check is None or not isinstance(value, dict):
+                raise
+            found = _rule_errors(cls, check, value, exc, info.context)
+            if not found:
+                raise
+            raise _merged(cls, exc, found) from None
 
 
 class ApiQuery(Schema):
@@ -97,6 +130,102 @@ class ApiQuery(Schema):
         validate_by_alias=True,
         regex_engine="python-re",
     )
+
+
+# ---- the services' rules on a body the schema refused ----------------------------------------
+# check(data, request) -> {snake_case field: [messages]}. `data` holds the body's fields the
+# schema accepted, by Python name and as the schema parsed them; `request` is the request
+# (None outside one), for rules that depend on the caller.
+BodyCheck = Callable[[dict[str, Any], Any], dict[str, list[str]]]
+_BODY_RULES: dict[type, BodyCheck] = {}
+
+
+def body_rules(check: BodyCheck):
+    """Class decorator on an ApiIn body: when the schema refuses the body, `check` runs the
+    services' own rule functions on the fields the schema did not reject, and the 400 names
+    those fields too (the rules stay in the services and core.validation; `check` only
+    calls them, typically through rule_errors)."""
+
+    def register(schema: type[ApiIn]) -> type[ApiIn]:
+        _BODY_RULES[schema] = check
+        return schema
+
+    return register
+
+
+def rule_errors(rule: Callable[..., Any], *args, **kwargs) -> dict[str, list[str]]:
+    """Runs a service rule function; the per-field messages of the DomainError it raises,
+    or {} when it passes."""
+    from core.errors import DomainError
+
+    try:
+        rule(*args, **kwargs)
+    except DomainError as error:
+        if error.details:
+            return {str(k): list(v) for k, v in error.details.items() if isinstance(v, list)}
+        return {error.field or "body": [error.message]}
+    return {}
+
+
+@functools.cache
+def _field_adapter(schema: type[ApiIn], name: str) -> TypeAdapter:
+    field = schema.model_fields[name]
+    annotation = (
+        Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+    )
+    return TypeAdapter(
+        annotation,
+        config=ConfigDict(strict=True, regex_engine="python-re"),
+    )
+
+
+def _rule_errors(
+    schema: type[ApiIn], check: BodyCheck, value: dict, exc: ValidationError, context
+) -> dict[str, list[str]]:
+    """The check's messages (by alias) for the fields the schema did not reject."""
+    rejected = {error["loc"][0] for error in exc.errors() if error["loc"]}
+    data: dict[str, Any] = {}
+    for name, field in schema.model_fields.items():
+        alias = field.alias or name
+        if alias in value and alias not in rejected:
+            try:
+                data[name] = _field_adapter(schema, name).validate_python(value[alias])
+            except ValidationError:  # pragma: no cover - the schema accepted it just now
+                continue
+    request = context.get("request") if isinstance(context, dict) else None
+    found: dict[str, list[str]] = {}
+    for key, messages in check(data, request).items():
+        alias = camel(key)
+        if alias not in rejected and messages:
+            found.setdefault(alias, []).extend(messages)
+    return found
+
+
+def _merged(
+    schema: type[ApiIn], exc: ValidationError, found: dict[str, list[str]]
+) -> ValidationError:
+    """One ValidationError with the schema's errors and the rules', in field order."""
+    line_errors: list[dict[str, Any]] = [
+        {key: error[key] for key in ("type", "loc", "input", "ctx") if key in error}
+        for error in exc.errors()
+    ]
+    for alias, messages in found.items():
+        for message in messages:
+            line_errors.append(
+                {
+                    "type": PydanticCustomError(BODY_RULE_ERROR, "{message}", {"message": message}),
+                    "loc": (alias,),
+                    "input": None,
+                }
+            )
+    order = {field.alias or name: i for i, (name, field) in enumerate(schema.model_fields.items())}
+    line_errors.sort(
+        key=lambda error: order.get(error["loc"][0], len(order)) if error["loc"] else -1
+    )
+    return ValidationError.from_exception_data(exc.title, line_errors)
+
+
+BODY_RULE_ERROR = "body_rule"
 
 
 # A required string must hold something besides whitespace; no string may hold NUL, which
@@ -117,17 +246,20 @@ def optional_text(max_length: int):
     ]
 
 
-def phone_pattern_check(pattern: str):
-    """The phone rule, checked on the raw value too: the service trims first, and a tab the
-    schema forbids must not become acceptable by being trimmed away."""
-    compiled = re.compile(pattern)
+def _phone_check(value: str) -> str:
+    # On the raw value too: the service trims first, and a tab the schema forbids must not
+    # become acceptable by being trimmed away.
+    if not phone_is_valid(value):
+        raise ValueError(PHONE_MESSAGE)
+    return value
 
-    def check(value: str) -> str:
-        if not compiled.match(value):
-            raise ValueError("Use only digits, spaces and + ( ) - . with at least 7 digits.")
-        return value
 
-    return check
+# The phone rule of core.validation, published as the schema's pattern and checked here.
+Phone = Annotated[
+    str,
+    Field(max_length=32, json_schema_extra={"pattern": PHONE_PATTERN}),
+    AfterValidator(_phone_check),
+]
 
 
 def _whole_float_to_int(value: Any) -> Any:

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django import forms
 
+from core.validation import PHONE_MESSAGE
 from customers.queries import SORT_KEYS
 
 ACTIVE_CHOICES = [("", "All"), ("true", "Active"), ("false", "Inactive")]
@@ -66,7 +67,9 @@ class CustomerForm(forms.Form):
         label="Phone",
         max_length=32,
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
-        help_text="At least 7 digits; spaces and + ( ) - . are fine.",
+        # The service checks the rule (so that its error comes with every other field's);
+        # the form states it, in the words the error and the API use.
+        help_text=PHONE_MESSAGE,
     )
     address1 = forms.CharField(label="Address", max_length=200)
     address2 = forms.CharField(label="Address line 2", max_length=200, required=False)

@@ -132,6 +132,18 @@ def clean_ticket_data(data: dict[str, Any], *, creating: bool) -> dict[str, Any]
     return cleaned
 
 
+def clean_status_data(*, completed: Any, notes: Any) -> str | None:
+    """Validates a status change's fields; returns the trimmed notes (None: keep them)."""
+    field_errors = FieldErrors()
+    clean_bool(completed, field="completed", errors=field_errors)
+    if notes is not None:
+        notes = clean_text(
+            notes, field="notes", errors=field_errors, max_length=10000, required=False
+        )
+    field_errors.raise_if_any()
+    return notes
+
+
 def _technicians():
     return User.objects.filter(is_active=True, groups__name=roles.TECHNICIAN)
 
@@ -405,13 +417,7 @@ def ticket_set_status(
     )
     ticket = _get_ticket(ticket_id)
     _require_status_permission(actor, ticket)
-    field_errors = FieldErrors()
-    clean_bool(completed, field="completed", errors=field_errors)
-    if notes is not None:
-        notes = clean_text(
-            notes, field="notes", errors=field_errors, max_length=10000, required=False
-        )
-    field_errors.raise_if_any()
+    notes = clean_status_data(completed=completed, notes=notes)
     try:
         with transaction.atomic():
             ticket = _lock_ticket(ticket_id)
