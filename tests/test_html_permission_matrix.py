@@ -29,11 +29,12 @@ from dataclasses import dataclass
 import pytest
 from django.conf import settings
 from django.shortcuts import resolve_url
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, path
 
 from accounts import roles
 from core.models import ActivityLog
 from customers.models import Customer
+from repairshop import urls as project_urls
 from tests import factories
 from tickets.forms import TicketEditForm
 from tickets.models import Priority, Ticket
@@ -376,14 +377,14 @@ def test_permission_matrix(row, caller, expected, world, client, caplog):
     caplog.set_level(logging.WARNING, logger="repairshop.security")
     method, template, _ = row
     object_type, object_id = _target(row, world)
-    path = template.format(customer_id=object_id, ticket_id=object_id) + _query(row)
+    url = template.format(customer_id=object_id, ticket_id=object_id) + _query(row)
     if caller != "anonymous":
         client.force_login(world["users"][caller])
     before = set(ActivityLog.objects.values_list("pk", flat=True))
 
     call = client.post if method == "POST" else client.get
     data = _body(row, caller, world)
-    response = call(path, data, **_headers(row)) if data else call(path, **_headers(row))
+    response = call(url, data, **_headers(row)) if data else call(url, **_headers(row))
 
     added = list(ActivityLog.objects.exclude(pk__in=before))
     denials = [r for r in caplog.records if "permission denied" in r.getMessage()]
@@ -441,15 +442,41 @@ def _page_routes() -> set[str]:
     return found
 
 
+def _rows_missing(routes: set[str]) -> list[tuple[str, str]]:
+    """(method, route) of each page route without a row of that method in MATRIX."""
+    return sorted(
+        (method, route)
+        for method in ("GET", "POST")
+        for route in routes - {template for m, template, _ in MATRIX if m == method}
+    )
+
+
 def test_every_page_route_is_in_the_matrix():
     routes = _page_routes()
     # The enumeration itself works: it sees pages of each app, and nothing it must skip.
     assert {"/", "/accounts/login/", "/customers/{customer_id}/edit/", "/tickets/queue/"} <= routes
     assert not {r for r in routes if r.startswith(("/admin", "/api", "/accounts/oidc"))}
 
-    for method in ("GET", "POST"):
-        in_table = {template for m, template, _ in MATRIX if m == method}
-        missing = routes - in_table
-        assert not missing, f"page routes without a {method} row in MATRIX: {sorted(missing)}"
+    missing = _rows_missing(routes)
+    assert not missing, f"page routes without a row in MATRIX: {missing}"
     stale = {template for _, template, _ in MATRIX} - routes
     assert not stale, f"rows for routes the URL conf no longer has: {sorted(stale)}"
+
+
+def _a_new_page(request, invoice_id):
+    raise AssertionError("never called: only its route is read")
+
+
+# The project's URL conf plus one page nobody gave a row (for the test below).
+urlpatterns = [
+    *project_urls.urlpatterns,
+    path("invoices/<int:invoice_id>/", _a_new_page, name="invoice"),
+]
+
+
+@pytest.mark.urls(__name__)
+def test_a_new_page_without_rows_is_caught():
+    assert _rows_missing(_page_routes()) == [
+        ("GET", "/invoices/{invoice_id}/"),
+        ("POST", "/invoices/{invoice_id}/"),
+    ]
