@@ -5,10 +5,8 @@ from datetime import datetime
 
 from django import forms
 
-from accounts import roles
-from accounts.models import User
 from tickets.models import DeviceType, Priority
-from tickets.queries import SORT_KEYS, TicketFilters
+from tickets.queries import SORT_KEYS, TicketFilters, active_technicians
 
 PAGE_SIZE = 25
 # The keys of queries.SORT_KEYS (the API's sortBy names), labelled, in the menu's order.
@@ -25,7 +23,7 @@ PRIORITY_CHOICES = [(p.api_name, p.label) for p in Priority]
 def technician_choices(*, empty_label: str) -> list[tuple[str, str]]:
     """Active technicians by email (what the services resolve), for a select."""
     technicians = (
-        User.objects.filter(is_active=True, groups__name=roles.TECHNICIAN)
+        active_technicians()
         .order_by("first_name", "last_name", "username")
         .only("email", "first_name", "last_name", "username")
     )

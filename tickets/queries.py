@@ -11,7 +11,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from accounts import permissions
+from accounts import permissions, roles
+from accounts.models import User
 from accounts.permissions import AccessDenied
 from core.errors import validation_error
 from core.rendered import Audience
@@ -232,6 +233,12 @@ def priority_value(value) -> Priority | None:
     if isinstance(value, int) and not isinstance(value, bool) and value in Priority.values:
         return Priority(value)
     return None
+
+
+def active_technicians() -> QuerySet[User]:
+    """Who may be assigned tickets: active users in the technician role. The one definition,
+    for the services' assignment and the pages' technician menus."""
+    return User.objects.filter(is_active=True, groups__name=roles.TECHNICIAN)
 
 
 def ticket_get(*, user, ticket_id: int) -> Ticket:

@@ -14,7 +14,7 @@ from django.db.models import Count
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts import permissions, roles
+from accounts import permissions
 from accounts.models import User
 from accounts.permissions import NotFound
 from core import errors
@@ -31,7 +31,7 @@ from core.validation import (
 from customers.models import Customer
 from tickets.models import DeviceType, Priority, Ticket
 from tickets.notifications import queue_assignment_email
-from tickets.queries import PRIORITY_MESSAGE, priority_value
+from tickets.queries import PRIORITY_MESSAGE, active_technicians, priority_value
 
 CONFLICT_MESSAGE = "This ticket was changed by someone else. Reload and try again."
 INVALID_CUSTOMER_MESSAGE = "Customer does not exist or is inactive"
@@ -145,7 +145,7 @@ def clean_status_data(*, completed: Any, notes: Any) -> str | None:
 
 
 def _technicians():
-    return User.objects.filter(is_active=True, groups__name=roles.TECHNICIAN)
+    return active_technicians()
 
 
 def _technician_by_email(email: Any) -> User | None:
