@@ -6,7 +6,7 @@ The rules live in customers.services / customers.queries; this module only speak
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts import permissions
 from accounts.permissions import AccessDenied
@@ -40,7 +40,7 @@ def _refuse(user, *, allowed: bool, action: str, request, object_id=None):
 
 
 @page_login_required
-@require_GET
+@require_safe
 def customer_list(request):
     """Search as you type, active filter, sortable columns, pages; htmx gets the results."""
     # Rows show ticket counts: the data version covers customers, tickets and staff.
@@ -70,7 +70,7 @@ def customer_list(request):
 
 
 @page_login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def customer_create(request):
     _refuse(
         request.user,
@@ -93,7 +93,7 @@ def customer_create(request):
 
 
 @page_login_required
-@require_GET
+@require_safe
 def customer_detail(request, customer_id: int):
     """Contact details, their tickets and the activity timeline."""
     customer = queries.customer_get(user=request.user, customer_id=customer_id)
@@ -112,7 +112,7 @@ def customer_detail(request, customer_id: int):
 
 
 @page_login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def customer_edit(request, customer_id: int):
     customer = queries.customer_get(user=request.user, customer_id=customer_id)
     _refuse(

@@ -5,20 +5,27 @@ import logging
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 logger = logging.getLogger("repairshop.health")
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
-    """200 when the database answers, 503 when it does not (contract §9). No auth."""
+    """200 when the database answers, 503 when it does not (contract §9). No auth. HEAD
+    (how load balancers probe) answers the same status and headers, without the body."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError:
         logger.warning("health check: database unreachable")
-        return JsonResponse({"status": "error", "database": "error"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+        response = JsonResponse({"status": "error", "database": "error"}, status=503)
+    else:
+        response = JsonResponse({"status": "ok", "database": "ok"})
+    if request.method == "HEAD":
+        # Not every server drops a HEAD answer's body; the length stays the GET's.
+        response["Content-Length"] = str(len(response.content))
+        response.content = b""
+    return response

@@ -274,33 +274,60 @@ def handle_exception(request: HttpRequest, exc: Exception) -> HttpResponse:
 # ---- URL-level answers: unknown URL, wrong method, the docs -------------------------------------
 def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
     """Any /api/ URL that names no operation, authenticated or not (contract §1)."""
-    return error_response(
+    response = error_response(
         request, status=404, code=errors.NOT_FOUND, message="No such API endpoint"
     )
+    if request.method == "HEAD":
+        _drop_body(response)
+    return response
 
 
 api_not_found.csrf_exempt = True  # type: ignore[attr-defined]
 
 
 def _api_view(view):
-    """Wraps every API URL: starts the clock for `responseTime` and puts ninja's plain-text
-    405 into the envelope (keeping its Allow header)."""
+    """Wraps every API URL: starts the clock for `responseTime`, answers HEAD wherever GET
+    works and puts ninja's plain-text 405 into the envelope (keeping its Allow header)."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         request.api_started_at = time.perf_counter()
-        response = view(request, *args, **kwargs)
+        head = request.method == "HEAD"
+        if head:
+            # Served as the GET it stands for (same checks, status and headers), then the
+            # body is dropped. Load balancers probe with HEAD.
+            request.method = "GET"
+            try:
+                response = view(request, *args, **kwargs)
+            finally:
+                request.method = "HEAD"
+        else:
+            response = view(request, *args, **kwargs)
         if isinstance(response, HttpResponseNotAllowed):
-            return error_response(
+            allowed = [method.strip() for method in response["Allow"].split(",")]
+            if "GET" in allowed and "HEAD" not in allowed:
+                allowed.insert(allowed.index("GET") + 1, "HEAD")
+            response = error_response(
                 request,
                 status=405,
                 code=errors.METHOD_NOT_ALLOWED,
                 message=f"Method {request.method} is not allowed here",
-                headers={"Allow": response["Allow"]},
+                headers={"Allow": ", ".join(allowed)},
             )
+        if head:
+            _drop_body(response)
         return response
 
     return wrapper
+
+
+def _drop_body(response: HttpResponse) -> None:
+    """A HEAD answer: the GET's headers, Content-Length included, and no body."""
+    if response.streaming:  # pragma: no cover - the API does not stream
+        return
+    if not response.has_header("Content-Length"):
+        response["Content-Length"] = str(len(response.content))
+    response.content = b""
 
 
 def _docs_guard(view):

@@ -14,7 +14,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import trigger_client_event
 
 from accounts import permissions
@@ -93,7 +93,7 @@ def _safe_next(request, fallback: str) -> str:
 
 
 @page_login_required
-@require_GET
+@require_safe
 def home(request):
     """Technicians land on their queue, everyone else on the ticket list (contract §11)."""
     if permissions.is_technician(request.user):
@@ -102,7 +102,7 @@ def home(request):
 
 
 @page_login_required
-@require_GET
+@require_safe
 def ticket_list(request):
     """Every filter of the API, sortable, paged, URL-reflecting, and live."""
     unchanged = _unchanged_poll(request)
@@ -164,7 +164,7 @@ def _customer_or_none(user, customer_id):
 
 
 @page_login_required
-@require_GET
+@require_safe
 def technician_queue(request):
     """My queue: the signed-in technician's open tickets, most urgent and oldest first."""
     unchanged = _unchanged_poll(request)
@@ -197,7 +197,7 @@ def technician_queue(request):
 
 
 @page_login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def ticket_create(request):
     """Check-in: pick a customer (or add a walk-in), describe the device and the fault.
     One submit; a new customer and the ticket are written in one transaction. The same URL
@@ -323,7 +323,7 @@ def _create_walk_in(request, customer_form) -> int | None:
 
 
 @page_login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def ticket_detail(request, ticket_id: int):
     """Customer, device and fault, assignment, priority, estimate, notes, the activity
     timeline, the edit form (for those who may) and the status change."""
