@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from pydantic_core.core_schema import ErrorType
 
 from core import rendered
 from core.validation import PHONE_MESSAGE, PHONE_PATTERN, phone_is_valid
@@ -201,14 +202,25 @@ def _rule_errors(
     return found
 
 
+_BUILT_IN_ERROR_TYPES = frozenset(get_args(ErrorType))
+
+
+def _line_error(error: dict[str, Any]) -> dict[str, Any]:
+    """An error of `exc.errors()` as `from_exception_data` takes it back. Only pydantic's own
+    types can be named by their string; a custom one (a validator's PydanticCustomError, a
+    nested body's rules) is rebuilt with its message, or rebuilding would raise KeyError."""
+    line = {key: error[key] for key in ("type", "loc", "input", "ctx") if key in error}
+    if error["type"] not in _BUILT_IN_ERROR_TYPES:
+        line["type"] = PydanticCustomError(error["type"], "{message}", {"message": error["msg"]})
+        line.pop("ctx", None)
+    return line
+
+
 def _merged(
     schema: type[ApiIn], exc: ValidationError, found: dict[str, list[str]]
 ) -> ValidationError:
     """One ValidationError with the schema's errors and the rules', in field order."""
-    line_errors: list[dict[str, Any]] = [
-        {key: error[key] for key in ("type", "loc", "input", "ctx") if key in error}
-        for error in exc.errors()
-    ]
+    line_errors: list[dict[str, Any]] = [_line_error(error) for error in exc.errors()]
     for alias, messages in found.items():
         for message in messages:
             line_errors.append(

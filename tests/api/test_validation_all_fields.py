@@ -189,3 +189,30 @@ def test_api_page_and_service_give_the_same_phone_message(as_manager, client, fr
         else:
             raise AssertionError(f"{phone!r} was accepted")
     assert not Customer.objects.exists()
+
+
+def test_a_custom_error_type_survives_the_merge():
+    # A validator's own PydanticCustomError beside a body rule's message: rebuilding the
+    # schema's errors by their type name raised KeyError for anything not built into pydantic.
+    from pydantic import ValidationError, field_validator
+    from pydantic_core import PydanticCustomError
+
+    from core.schemas import ApiIn, body_rules
+
+    @body_rules(lambda data, request: {"name": ["Taken."]} if data.get("name") else {})
+    class Body(ApiIn):
+        name: str
+        code: str
+
+        @field_validator("code")
+        @classmethod
+        def _code(cls, value):
+            raise PydanticCustomError("shop_code", "Not a shop code.")
+
+    try:
+        Body.model_validate({"name": "x", "code": "y"})
+    except ValidationError as exc:
+        errors = {error["loc"][0]: (error["type"], error["msg"]) for error in exc.errors()}
+    else:  # pragma: no cover - the validator always refuses
+        raise AssertionError("the body was accepted")
+    assert errors == {"name": ("body_rule", "Taken."), "code": ("shop_code", "Not a shop code.")}
