@@ -157,7 +157,7 @@ class CustomerListQuery(ApiQuery):
     page_size: int = Field(20, ge=1, le=100)
     search: str | None = Field(None, max_length=200, pattern=r"^[^\x00]*$")
     active: QueryBool = None
-    sort_by: Literal["firstName", "lastName", "email", "createdAt"] = "lastName"
+    sort_by: Literal[tuple(queries.SORT_KEYS)] = "lastName"
     sort_order: Literal["asc", "desc"] = "asc"
     include_tickets: QueryBool = False
 

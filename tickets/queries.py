@@ -218,7 +218,7 @@ def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticke
     return qs
 
 
-PRIORITY_MESSAGE = "Must be one of low, medium, high, urgent."
+PRIORITY_MESSAGE = f"Must be one of {', '.join(priority.api_name for priority in Priority)}."
 
 
 def priority_value(value) -> Priority | None:

@@ -238,7 +238,7 @@ def _picker_search(request) -> str:
 
 def _wants_picker(request) -> bool:
     return (
-        request.method == "GET"
+        request.method in ("GET", "HEAD")
         and wants_fragment(request)
         and request.htmx.target == "customer-results"
     )
@@ -291,7 +291,7 @@ def _created_message(ticket) -> str:
 def _create_ticket(request, form, customer_form):
     """Both writes through the services, in one transaction: a ticket that fails leaves no
     half check-in behind. Returns the ticket, or None with the errors put on the forms."""
-    data = form.service_data()  # `tech` None: assigned automatically
+    data = form.service_data()  # `tech`: the technician's email; None: assigned automatically
     try:
         with transaction.atomic():
             if customer_form is not None:
@@ -328,20 +328,7 @@ def ticket_detail(request, ticket_id: int):
     """Customer, device and fault, assignment, priority, estimate, notes, the activity
     timeline, the edit form (for those who may) and the status change."""
     user = request.user
-    try:
-        ticket = queries.ticket_get(user=user, ticket_id=ticket_id)
-    except AccessDenied as refused:
-        # Someone else's ticket: posting its edit form is a refused write all the same,
-        # recorded like the API's (contract §7); a GET is just answered 403.
-        if request.method == "POST":
-            permissions.deny(
-                user,
-                action="ticket:update",
-                object_type="ticket",
-                object_id=ticket_id,
-                message=refused.message,
-            )
-        raise
+    ticket = _ticket_for(request, ticket_id)
     may_edit = permissions.can_edit_tickets(user)
     if request.method == "POST":
         _refuse(
@@ -365,6 +352,23 @@ def ticket_detail(request, ticket_id: int):
     return render(
         request, "tickets/ticket_detail.html", _detail_context(user, ticket, form, conflict)
     )
+
+
+def _ticket_for(request, ticket_id: int):
+    """The ticket as this user may see it. Someone else's ticket: posting its edit form is a
+    refused write all the same, recorded like the API's (contract §7); a GET is just 403."""
+    try:
+        return queries.ticket_get(user=request.user, ticket_id=ticket_id)
+    except AccessDenied as refused:
+        if request.method == "POST":
+            permissions.deny(
+                request.user,
+                action="ticket:update",
+                object_type="ticket",
+                object_id=ticket_id,
+                message=refused.message,
+            )
+        raise
 
 
 def _edit_form(request, ticket) -> TicketEditForm:

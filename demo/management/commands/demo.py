@@ -26,6 +26,7 @@ from core.models import ActivityLog
 from customers.models import Customer
 from demo import data as demo_data
 from tickets.models import Ticket
+from tickets.queries import active_technicians
 
 DEMO_PASSWORD = "repairshop-demo"
 SEED = 20240917
@@ -149,9 +150,7 @@ def create_demo_data(*, now) -> tuple[int, int]:
     90 days, about a fifth still open; the same every time (seeded)."""
     rng = random.Random(SEED)
     frontdesk = User.objects.filter(groups__name=roles.FRONTDESK).order_by("pk").first()
-    technicians = list(
-        User.objects.filter(groups__name=roles.TECHNICIAN, is_active=True).order_by("pk")
-    )
+    technicians = list(active_technicians().order_by("pk"))
 
     customer_times = sorted(
         now - timedelta(days=DAYS, hours=rng.randint(0, 24 * 30)) for _ in range(CUSTOMER_COUNT)
