@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import oidc
+from core.validation import storable_text
 from ops import ratelimits
 from ops.security import log_event
 
@@ -27,7 +28,8 @@ logger = logging.getLogger("repairshop.security")
 def safe_next_url(request) -> str:
     """The ?next= (or posted next) target when it stays on this site, else ""."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
+    # A path only: redirect() would take anything else for a URL name and fail to reverse it.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
@@ -46,54 +48,60 @@ def too_many_attempts(request, exc: ratelimits.RateLimited):
     return response
 
 
+def _sign_in(request, form) -> bool:
+    """The sign-in service: counts the attempt against the limits (RateLimited past them),
+    checks the form and signs in, and writes the security entry either way."""
+    username = storable_text(request.POST.get("username", ""), max_length=150)
+    try:
+        ratelimits.login_attempt(request, username)
+    except ratelimits.RateLimited as exc:
+        # Logger only: a database row per refused attempt would be a write anyone can
+        # trigger as fast as they like.
+        logger.warning(
+            "auth:login_throttled limit=%s username=%r ip=%s",
+            exc.limit.group,
+            username,
+            ratelimits.client_ip(request),
+        )
+        raise
+    ip = ratelimits.client_ip(request)
+    if not form.is_valid():
+        ratelimits.login_failed(request, username)
+        log_event(
+            "auth:login_failed",
+            level=logging.WARNING,
+            metadata={"method": "password", "username": username, "ip": ip},
+        )
+        return False
+    user = form.get_user()
+    auth_login(request, user)  # rotates the session key and the CSRF token (no fixation)
+    log_event(
+        "auth:login",
+        actor=user,
+        object_type="user",
+        object_id=user.pk,
+        metadata={"method": "password", "ip": ip},
+    )
+    return True
+
+
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
 def login_view(request):
-    """The local sign-in form, plus "Sign in with <provider>" when single sign-on is set up."""
+    """The local sign-in form, plus "Sign in with <provider>" when single sign-on is set up.
+    A username with NUL or over-long is a form error, and still a recorded failed sign-in."""
     next_url = safe_next_url(request)
     if request.method != "POST" and request.user.is_authenticated and not next_url:
         return redirect(settings.LOGIN_REDIRECT_URL)
+    form = AuthenticationForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        username = request.POST.get("username", "")
         try:
-            ratelimits.login_attempt(request, username)
+            if _sign_in(request, form):
+                return redirect(next_url or settings.LOGIN_REDIRECT_URL)
         except ratelimits.RateLimited as exc:
-            # Logger only: a database row per refused attempt would be a write anyone can
-            # trigger as fast as they like.
-            logger.warning(
-                "auth:login_throttled limit=%s username=%r ip=%s",
-                exc.limit.group,
-                username[:150],
-                ratelimits.client_ip(request),
-            )
             return too_many_attempts(request, exc)
-        form = AuthenticationForm(request, data=request.POST)
-        if form.is_valid():
-            user = form.get_user()
-            # Rotates the session key and the CSRF token (no session fixation).
-            auth_login(request, user)
-            log_event(
-                "auth:login",
-                actor=user,
-                object_type="user",
-                object_id=user.pk,
-                metadata={"method": "password", "ip": ratelimits.client_ip(request)},
-            )
-            return redirect(next_url or settings.LOGIN_REDIRECT_URL)
-        ratelimits.login_failed(request, username)
-        log_event(
-            "auth:login_failed",
-            level=logging.WARNING,
-            metadata={
-                "method": "password",
-                "username": username[:150],
-                "ip": ratelimits.client_ip(request),
-            },
-        )
-    else:
-        form = AuthenticationForm(request)
     context = {
         "form": form,
         "next": next_url,

@@ -65,6 +65,19 @@ def has_nul(value: str) -> bool:
     return "\x00" in value
 
 
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def storable_text(value: str, *, max_length: int | None = None) -> str:
+    """Untrusted text made safe for a log entry or a JSON column: NUL (PostgreSQL refuses it
+    in text and jsonb), lone surrogates (not encodable as UTF-8) and other control characters
+    become visible escapes ("\\x00", "\\ud800"); over-long text is cut, marked with "…"."""
+    escaped = _UNSTORABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), value)
+    if max_length is not None and len(escaped) > max_length:
+        escaped = escaped[: max_length - 1] + "…"
+    return escaped
+
+
 def clean_text(
     value: Any, *, field: str, errors: FieldErrors, max_length: int, required: bool
 ) -> str | None:

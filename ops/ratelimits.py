@@ -77,9 +77,11 @@ def client_ip(request) -> str:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         last = forwarded.rsplit(",", 1)[-1].strip()
         try:
-            return str(ipaddress.ip_address(last))
+            address = ipaddress.ip_address(last)
         except ValueError:
             return remote
+        # A zone id ("fe80::1%<anything>") is whatever the client wrote: not an address.
+        return remote if getattr(address, "scope_id", None) else str(address)
     return remote
 
 

@@ -10,8 +10,10 @@ from functools import update_wrapper
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseBadRequest
 
 from accounts.permissions import can_use_admin
+from core.validation import has_nul
 
 
 class RepairshopAdminSite(admin.AdminSite):
@@ -49,6 +51,10 @@ class RepairshopAdminSite(admin.AdminSite):
                 # Signed in, but not a manager: 403 rather than a login form inviting a
                 # second account.
                 raise PermissionDenied
+            if any(has_nul(v) for _, values in request.GET.lists() for v in values):
+                # A list filter (?status__exact=%00) goes to the database unchecked, and
+                # PostgreSQL refuses NUL in text: a 400, not a DataError.
+                return HttpResponseBadRequest("Query parameters must not contain NUL characters.")
             return guarded(request, *args, **kwargs)
 
         return update_wrapper(inner, guarded)

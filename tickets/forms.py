@@ -5,8 +5,9 @@ from datetime import datetime
 
 from django import forms
 
+from core.errors import DomainError
 from tickets.models import DeviceType, Priority
-from tickets.queries import SORT_KEYS, TicketFilters, active_technicians
+from tickets.queries import SORT_KEYS, TicketFilters, active_technicians, as_bound
 
 PAGE_SIZE = 25
 # The keys of queries.SORT_KEYS (the API's sortBy names), labelled, in the menu's order.
@@ -72,6 +73,23 @@ class TicketFilterForm(forms.Form):
         else:
             del self.fields["tech"]
 
+    def _date_in_range(self, name: str, *, end: bool):
+        """The API's rule (tickets.queries.as_bound): 9999-12-31 has no next day to end at,
+        0001-01-01 in a zone east of UTC starts before year 1."""
+        value = self.cleaned_data.get(name)
+        if value is not None:
+            try:
+                as_bound(value, field=name, end=end)
+            except DomainError as error:
+                raise forms.ValidationError(error.message) from None
+        return value
+
+    def clean_dateFrom(self):
+        return self._date_in_range("dateFrom", end=False)
+
+    def clean_dateTo(self):
+        return self._date_in_range("dateTo", end=True)
+
     def values(self) -> dict:
         """Cleaned values, each bad one dropped (a mangled bookmark still shows the list)."""
         self.is_valid()
@@ -104,6 +122,18 @@ class TicketFilterForm(forms.Form):
             sort_by=SORT_KEYS[values["sort_by"]],
             sort_order=values["sort_order"],
         )
+
+
+class CustomerPickerForm(forms.Form):
+    """The check-in page's customer search (?customer_search=)."""
+
+    customer_search = forms.CharField(required=False, max_length=200)
+
+    def search(self) -> str:
+        """The search, or "" when it is not one (NUL, over-long): no customers listed."""
+        if not self.is_valid():
+            return ""
+        return self.cleaned_data["customer_search"].strip()
 
 
 class TicketFieldsMixin(forms.Form):

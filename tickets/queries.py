@@ -46,8 +46,9 @@ class TicketFilters:
     sort_order: str = "desc"
 
 
-def _as_bound(value, *, field: str, end: bool) -> datetime:
-    """A dateFrom/dateTo value as an aware datetime. A bare date is the start of that day
+def as_bound(value, *, field: str, end: bool) -> datetime:
+    """A dateFrom/dateTo value as an aware datetime (the one rule of the API and the pages:
+    a VALIDATION_ERROR when it is malformed or out of range). A bare date is the start of that day
     in the shop's time zone; for dateTo, the start of the next day (exclusive)."""
     if isinstance(value, str):
         text = value.strip()
@@ -200,9 +201,9 @@ def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticke
             raise validation_error({"priority": [PRIORITY_MESSAGE]})
         qs = qs.filter(priority=priority)
     if filters.date_from is not None:
-        qs = qs.filter(created_at__gte=_as_bound(filters.date_from, field="date_from", end=False))
+        qs = qs.filter(created_at__gte=as_bound(filters.date_from, field="date_from", end=False))
     if filters.date_to is not None:
-        bound = _as_bound(filters.date_to, field="date_to", end=True)
+        bound = as_bound(filters.date_to, field="date_to", end=True)
         if _is_bare_date(filters.date_to):
             qs = qs.filter(created_at__lt=bound)  # the whole day, in the shop's time zone
         else:

@@ -39,6 +39,7 @@ from customers.forms import CustomerForm
 from tickets import queries, services
 from tickets.forms import (
     PAGE_SIZE,
+    CustomerPickerForm,
     StatusForm,
     TicketCreateForm,
     TicketEditForm,
@@ -85,7 +86,8 @@ def _list_url(request) -> str:
 
 def _safe_next(request, fallback: str) -> str:
     target = request.POST.get("next") or ""
-    if url_has_allowed_host_and_scheme(
+    # A path only: redirect() would take anything else for a URL name and fail to reverse it.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
@@ -233,7 +235,7 @@ def _all_valid(*forms) -> bool:
 
 
 def _picker_search(request) -> str:
-    return (request.GET.get("customer_search") or "").strip()[:200]
+    return CustomerPickerForm(request.GET).search()
 
 
 def _wants_picker(request) -> bool:
