@@ -1,10 +1,14 @@
-"""Writes on staff accounts: a new member of staff with their roles, and a new API token.
+"""Writes on staff accounts: a new member of staff with their roles, a new API token, and a
+password sign-in (with its rate limits and security entries).
 
 Called by the management commands (and open to any other caller): each validates, writes
 the rows and the activity entry in one transaction, and reports every bad field at once as
 one VALIDATION_ERROR.
 """
 
+import logging
+
+from django.contrib.auth import login as auth_login
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -13,7 +17,11 @@ from django.db import transaction
 from accounts import roles
 from accounts.models import ApiToken, User
 from core.activity import record_activity
-from core.validation import FieldErrors, clean_email, clean_text
+from core.validation import FieldErrors, clean_email, clean_text, storable_text
+from ops import ratelimits
+from ops.security import log_event
+
+logger = logging.getLogger("repairshop.security")
 
 TOKEN_NAME_MAX_LENGTH = ApiToken._meta.get_field("name").max_length
 
@@ -101,3 +109,42 @@ def command_message(error) -> str:
     """A service's VALIDATION_ERROR as one line for a management command."""
     details = error.details if isinstance(error.details, dict) else {}
     return " ".join(str(m) for messages in details.values() for m in messages) or error.message
+
+
+def password_sign_in(request, form) -> bool:
+    """A sign-in with the password form (an AuthenticationForm on the POST): counts the
+    attempt against the limits (RateLimited past them), checks the form and signs in, and
+    writes the security entry either way. A username with NUL or over-long is a failed
+    sign-in, recorded escaped."""
+    username = storable_text(request.POST.get("username", ""), max_length=150)
+    try:
+        ratelimits.login_attempt(request, username)
+    except ratelimits.RateLimited as exc:
+        # Logger only: a database row per refused attempt would be a write anyone can
+        # trigger as fast as they like.
+        logger.warning(
+            "auth:login_throttled limit=%s username=%r ip=%s",
+            exc.limit.group,
+            username,
+            ratelimits.client_ip(request),
+        )
+        raise
+    ip = ratelimits.client_ip(request)
+    if not form.is_valid():
+        ratelimits.login_failed(request, username)
+        log_event(
+            "auth:login_failed",
+            level=logging.WARNING,
+            metadata={"method": "password", "username": username, "ip": ip},
+        )
+        return False
+    user = form.get_user()
+    auth_login(request, user)  # rotates the session key and the CSRF token (no fixation)
+    log_event(
+        "auth:login",
+        actor=user,
+        object_type="user",
+        object_id=user.pk,
+        metadata={"method": "password", "ip": ip},
+    )
+    return True

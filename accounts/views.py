@@ -1,10 +1,8 @@
 """Sign-in and sign-out pages: the local form, single sign-on hand-off and the no-access page."""
 
-import logging
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -17,12 +15,9 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import oidc
-from core.validation import storable_text
+from accounts import oidc, services
 from ops import ratelimits
 from ops.security import log_event
-
-logger = logging.getLogger("repairshop.security")
 
 
 def safe_next_url(request) -> str:
@@ -48,43 +43,6 @@ def too_many_attempts(request, exc: ratelimits.RateLimited):
     return response
 
 
-def _sign_in(request, form) -> bool:
-    """The sign-in service: counts the attempt against the limits (RateLimited past them),
-    checks the form and signs in, and writes the security entry either way."""
-    username = storable_text(request.POST.get("username", ""), max_length=150)
-    try:
-        ratelimits.login_attempt(request, username)
-    except ratelimits.RateLimited as exc:
-        # Logger only: a database row per refused attempt would be a write anyone can
-        # trigger as fast as they like.
-        logger.warning(
-            "auth:login_throttled limit=%s username=%r ip=%s",
-            exc.limit.group,
-            username,
-            ratelimits.client_ip(request),
-        )
-        raise
-    ip = ratelimits.client_ip(request)
-    if not form.is_valid():
-        ratelimits.login_failed(request, username)
-        log_event(
-            "auth:login_failed",
-            level=logging.WARNING,
-            metadata={"method": "password", "username": username, "ip": ip},
-        )
-        return False
-    user = form.get_user()
-    auth_login(request, user)  # rotates the session key and the CSRF token (no fixation)
-    log_event(
-        "auth:login",
-        actor=user,
-        object_type="user",
-        object_id=user.pk,
-        metadata={"method": "password", "ip": ip},
-    )
-    return True
-
-
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
@@ -98,7 +56,7 @@ def login_view(request):
     form = AuthenticationForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST":
         try:
-            if _sign_in(request, form):
+            if services.password_sign_in(request, form):
                 return redirect(next_url or settings.LOGIN_REDIRECT_URL)
         except ratelimits.RateLimited as exc:
             return too_many_attempts(request, exc)
