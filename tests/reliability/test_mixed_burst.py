@@ -61,13 +61,17 @@ class Burst:
         self.local = threading.local()
 
     def client(self, user: str) -> harness.ApiClient:
-        # requests.Session is per thread; one session per (thread, user).
-        clients = getattr(self.local, "clients", None)
-        if clients is None:
-            clients = self.local.clients = {}
-        if user not in clients:
-            clients[user] = self.stack.client(user)
-        return clients[user]
+        """This thread's client, sending `user`'s token on its next request.
+
+        One keep-alive connection per thread, used back to back: with one per (thread, user)
+        a connection could sit idle past gunicorn's keep-alive timeout (2 s) and be closed
+        just as the next request went out on it (a connection reset that no server code
+        saw)."""
+        client = getattr(self.local, "client", None)
+        if client is None:
+            client = self.local.client = self.stack.client(user)
+        client.session.headers["Authorization"] = f"Bearer {self.stack.seed.tokens[user]}"
+        return client
 
     def remember(self, result: harness.Result) -> None:
         if result.ok and result.body and "ticket" in result.body:
