@@ -239,7 +239,7 @@ class SSOBackend(OIDCAuthenticationBackend):
         issuer, subject = payload["iss"].rstrip("/"), str(payload["sub"])
         with transaction.atomic():
             user = (
-                User.objects.select_for_update()
+                User.objects.select_for_update(no_key=True)
                 .filter(oidc_issuer=issuer, oidc_subject=subject)
                 .first()
             )
@@ -251,7 +251,7 @@ class SSOBackend(OIDCAuthenticationBackend):
                 except IntegrityError:
                     # The same person's first sign-in in two tabs at once: the other one won.
                     user = (
-                        User.objects.select_for_update()
+                        User.objects.select_for_update(no_key=True)
                         .filter(oidc_issuer=issuer, oidc_subject=subject)
                         .first()
                     )

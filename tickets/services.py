@@ -169,9 +169,16 @@ def resolve_technician(email: str) -> User:
     return tech
 
 
+def _lock_technicians():
+    """Active technicians' rows, locked FOR NO KEY UPDATE in id order: the one lock mode and
+    the one order every ticket write uses on user rows (see _pick_technician)."""
+    return _technicians().select_for_update(of=("self",), no_key=True).order_by("id")
+
+
 def _check_technician(tech: User | None) -> None:
-    """An explicitly named technician must (still) be an active technician."""
-    if tech is not None and not _technicians().filter(pk=tech.pk).exists():
+    """An explicitly named technician must (still) be an active technician. Its row stays
+    locked (as _pick_technician locks them) until the assignment bookkeeping is written."""
+    if tech is not None and not list(_lock_technicians().filter(pk=tech.pk).values_list("pk")):
         raise validation_error({"tech": [INVALID_TECH_MESSAGE]})
 
 
@@ -179,7 +186,7 @@ def _lock_active_customer(customer_id: int) -> Customer:
     # Locked so that customer_deactivate (which locks it too) cannot count the tickets
     # between this check and the insert.
     customer = (
-        Customer.objects.select_for_update().filter(pk=customer_id, active=True).first()
+        Customer.objects.select_for_update(no_key=True).filter(pk=customer_id, active=True).first()
         if is_storable_id(customer_id)
         else None
     )
@@ -195,8 +202,15 @@ def _pick_technician() -> User | None:
     Locks every active technician's row first (in id order, so two callers cannot
     deadlock): a concurrent create waits here and then counts the ticket this one adds.
     On SQLite the IMMEDIATE transaction already serialises writers.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: the foreign keys to accounts_user are DEFERRABLE
+    INITIALLY DEFERRED, so another transaction checks its references to a technician (the
+    actor of its activity entry, a ticket's tech) with FOR KEY SHARE at COMMIT, while it
+    already holds the data-version row (migration tickets 0004) that this transaction needs at
+    its own commit. FOR UPDATE would make that check wait for us, and us for it: a deadlock.
+    FOR NO KEY UPDATE still serialises the creates and does not block FOR KEY SHARE.
     """
-    techs = list(_technicians().select_for_update(of=("self",)).order_by("id"))
+    techs = list(_lock_technicians())
     if not techs:
         return None
     open_counts = dict(
@@ -238,16 +252,19 @@ def _field_value(ticket: Ticket, key: str) -> Any:
 
 
 def _lock_ticket(ticket_id: int) -> Ticket:
+    """The ticket, read after its row is locked (FOR NO KEY UPDATE: no key of a ticket ever
+    changes, and it must not block the deferred FK checks of rows referencing it).
+
+    The row is locked alone, without joins, then read with its customer and technician: a
+    joined locking read that waited for a concurrent writer re-checks the newer ticket row
+    against the joined rows found before the wait, which can drop the row (a 404) or pair it
+    with the technician it no longer has."""
     if not is_storable_id(ticket_id):
         raise NotFound("Ticket not found")
-    try:
-        return (
-            Ticket.objects.select_for_update(of=("self",))
-            .select_related("customer", "tech")
-            .get(pk=ticket_id)
-        )
-    except Ticket.DoesNotExist:
-        raise NotFound("Ticket not found") from None
+    locked = Ticket.objects.select_for_update(no_key=True).filter(pk=ticket_id).values_list("pk")
+    if not list(locked):
+        raise NotFound("Ticket not found")
+    return Ticket.objects.select_related("customer", "tech").get(pk=ticket_id)
 
 
 def _check_version(ticket: Ticket, expected_updated_at: datetime | None) -> None:

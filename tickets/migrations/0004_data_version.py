@@ -8,9 +8,16 @@ of two concurrent writes the one with the lower id or the earlier timestamp can 
 last, after a list was already rendered and stored under the maxima the other one set. This
 counter moves with every committed change of what a list shows, in commit order:
 
-- Deferred constraint triggers run when their transaction commits, after every other lock
-  of that transaction is held, so taking the counter's row lock there cannot deadlock with
-  the services' row locks; writers queue on it for the moment of their commit only.
+- Deferred constraint triggers run when their transaction commits; writers queue on the
+  counter's row for the moment of their commit only. They are not the last locks the
+  transaction takes, though: Django makes every foreign key DEFERRABLE INITIALLY DEFERRED on
+  PostgreSQL, so the FK checks run in the same commit-time queue, interleaved with this
+  trigger in the order the rows were written, and each takes FOR KEY SHARE on the row it
+  references (a ticket's customer and technician, an activity entry's actor). A transaction
+  can therefore hold the counter's row while it waits for such a row. It cannot deadlock as
+  long as no transaction locks a referenced row FOR UPDATE (which conflicts with FOR KEY
+  SHARE) and then needs the counter: the services lock users, customers and tickets
+  FOR NO KEY UPDATE (select_for_update(no_key=True)), which does not block FOR KEY SHARE.
 - A transaction moves the counter once, however many rows it changes (the row remembers the
   last transaction that bumped it).
 - It covers tickets, customers, staff, group membership, permissions and group names, and
