@@ -1,4 +1,4 @@
-"""Staff users, their roles and their API tokens in the admin (managers, contract §6).
+"""Staff users, their roles and their API tokens in the admin (managers, docs/api.md §6).
 
 Roles are the groups of accounts.roles; a manager may give or take them but cannot make
 anyone a superuser, nor change a superuser or issue a token in a superuser's name, which

@@ -1,4 +1,4 @@
-"""How an API request proves who it is (contract §1, §6): a personal token in
+"""How an API request proves who it is (docs/api.md §1, §6): a personal token in
 `Authorization: Bearer`, or the browser session with its CSRF token for unsafe methods.
 
 Each class hands the user it found (or None when the request is anonymous) to `on_request`,
@@ -131,7 +131,7 @@ class SessionCsrfAuth(APIKeyCookie):
     """The browser session. Unsafe methods need the CSRF token, as Django's own views do.
 
     ninja's SessionAuth checks CSRF before it looks at the user, which answers an anonymous
-    POST with 403; the contract wants 401 for "no valid session", so the user comes first.
+    POST with 403; docs/api.md §6 wants 401 for "no valid session", so the user comes first.
     """
 
     param_name = "sessionid"

@@ -20,7 +20,7 @@ ROLE_CHECKS = {
 
 
 class RoleChecks:
-    """What the signed-in user may do, for the navigation and the buttons (contract §6).
+    """What the signed-in user may do, for the navigation and the buttons (docs/api.md §6).
 
     Lazy: a page that never asks costs no query; the first check loads the user's permissions
     once (Django caches them on the user), and each answer is kept for the request."""

@@ -15,13 +15,13 @@ TOKEN_PREFIX = "rs_"
 class User(AbstractUser):
     """A member of staff. Roles are the groups of accounts.roles.
 
-    Technicians are named on tickets by their email (contract §5), so a non-empty email is
+    Technicians are named on tickets by their email (docs/api.md §5), so a non-empty email is
     unique case-insensitively. Single sign-on users are matched by issuer + subject.
     """
 
     oidc_issuer = models.CharField(max_length=255, blank=True, default="")
     oidc_subject = models.CharField(max_length=255, blank=True, default="")
-    # When this technician last got a ticket: the auto-assignment tie-break (contract §5).
+    # When this technician last got a ticket: the auto-assignment tie-break (docs/api.md §5).
     last_assigned_at = models.DateTimeField(null=True, blank=True)
     # Bumped by every save and by any change of the user's groups or permissions
     # (accounts.signals): the lists' data version covers users through it (a technician's

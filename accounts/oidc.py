@@ -365,7 +365,7 @@ class SSOAuthenticateView(OIDCAuthenticationRequestView):
 
 class SSOCallbackView(OIDCAuthenticationCallbackView):
     """The provider sends the browser back here with a code; a login attempt for the limits
-    of contract §8."""
+    of docs/api.md §8."""
 
     def get(self, request):
         if not sso_enabled():

@@ -1,4 +1,4 @@
-"""The permission matrix of contract §6, as small named checks.
+"""The permission matrix of docs/api.md §6, as small named checks.
 
 Services call these before they write, the API and the pages call them to decide what to
 offer, so the matrix is enforced in one place. A denied write is recorded in the activity
@@ -56,7 +56,7 @@ def can_edit_customers(user) -> bool:
 
 
 def can_deactivate_customers(user) -> bool:
-    """Deactivation and reactivation are the managers' (contract §4, §6)."""
+    """Deactivation and reactivation are the managers' (docs/api.md §4, §6)."""
     return _has(user, "customers.delete_customer")
 
 
@@ -136,7 +136,7 @@ def can_use_admin(user) -> bool:
 
 # --- enforcing ---------------------------------------------------------------------------------
 def deny(user, *, action: str, object_type: str = "", object_id=None, message: str | None = None):
-    """Records a refused write (contract §7) and raises AccessDenied."""
+    """Records a refused write (docs/api.md §7) and raises AccessDenied."""
     from core.activity import record_activity
 
     security_log.warning(

@@ -1,4 +1,4 @@
-"""The four roles of contract §6 and exactly the permissions each one holds.
+"""The four roles of docs/api.md §6 and exactly the permissions each one holds.
 
 The data migration that creates the groups and the permission tests both read this table,
 so the matrix is written once.

@@ -32,7 +32,7 @@ def safe_next_url(request) -> str:
 
 
 def too_many_attempts(request, exc: ratelimits.RateLimited):
-    """The friendly 429 page of contract §8."""
+    """The friendly 429 page of docs/api.md §8."""
     response = render(
         request,
         "accounts/too_many_attempts.html",

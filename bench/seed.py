@@ -151,7 +151,7 @@ def generate(conn, *, scale: float, users: dict, rng: random.Random, now: float,
         for cid in range(1, n_customers + 1):
             c = demo_data.customer_values(rng, cid)
             created = ts(start + span * (cid - 1) / n_customers + rand() * 3600)
-            # Only a customer without tickets can have been deactivated (contract §4).
+            # Only a customer without tickets can have been deactivated (docs/api.md §4).
             active = "f" if not has_tickets[cid] and rand() < 0.3 else "t"
             fields = (
                 c["first_name"], c["last_name"], c["email"], c["phone"], c["address1"],

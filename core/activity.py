@@ -1,4 +1,4 @@
-"""Writing the activity log (contract §7). Call inside the write's transaction."""
+"""Writing the activity log (docs/api.md §7). Call inside the write's transaction."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""The activity log in the admin: read-only for everyone, superusers included (contract §7)."""
+"""The activity log in the admin: read-only for everyone, superusers included (docs/api.md §7)."""
 
 from django.contrib import admin
 

@@ -34,7 +34,7 @@ class ServiceWriteAdmin(admin.ModelAdmin):
 
 class ActivityLoggedAdmin(admin.ModelAdmin):
     """For models the admin writes directly (users, tokens): each add and change made here
-    also goes to the activity log (contract §7). Change messages hold field labels only."""
+    also goes to the activity log (docs/api.md §7). Change messages hold field labels only."""
 
     activity_object_type = ""
 

@@ -1,4 +1,4 @@
-"""The one domain error type. Services raise it; the API turns it into the contract's error
+"""The one domain error type. Services raise it; the API turns it into docs/api.md's error
 envelope (repairshop.api) and the pages put it on their forms."""
 
 from typing import Any
@@ -33,7 +33,7 @@ STATUS_BY_CODE = {
 
 
 class DomainError(Exception):
-    """A broken business rule, carrying the contract's code (contract §3).
+    """A broken business rule, carrying the contract's code (docs/api.md §3).
 
     `field` is the camelCase API field the error belongs to (the pages map it back to their
     form field); `details` is extra machine-readable data such as {"ticketCount": 3} or

@@ -1,4 +1,4 @@
-"""The activity log: who did what to which object, for every write (contract §7)."""
+"""The activity log: who did what to which object, for every write (docs/api.md §7)."""
 
 from django.conf import settings
 from django.db import models

@@ -1,4 +1,4 @@
-"""Page-number pagination for the lists (contract §2): one COUNT and one sliced fetch."""
+"""Page-number pagination for the lists (docs/api.md §2): one COUNT and one sliced fetch."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +14,7 @@ class Page:
     page: int
     page_size: int
     total: int | None  # None when not counted: paginate(count=False)
-    total_pages: int | None  # 0 when total is 0 (contract §2); None when not counted
+    total_pages: int | None  # 0 when total is 0 (docs/api.md §2); None when not counted
     has_next_page: bool
     has_prev_page: bool
 
@@ -23,7 +23,7 @@ def paginate(queryset, *, page: int, page_size: int, count: bool = True) -> Page
     """The `page`-th slice of an ordered queryset, with exact totals. A page past the end is
     empty (and costs no second query).
 
-    count=False (pages only; the API always counts, contract §2): no total, one query that
+    count=False (pages only; the API always counts, docs/api.md §2): no total, one query that
     fetches a row more than the page to know whether there is a next one. For a search
     over all history the COUNT is the whole cost: 8,364 tickets match "paper jam" at 200k
     tickets, and counting them rechecks 5,600 heap pages (29 ms, ten times that at 2M)

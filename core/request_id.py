@@ -14,7 +14,7 @@ current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
 
 
 def request_id_from(value: str | None) -> str:
-    """The inbound id when it is well formed (contract §1), else a fresh one."""
+    """The inbound id when it is well formed (docs/api.md §1), else a fresh one."""
     if value and _VALID_REQUEST_ID.fullmatch(value):
         return value
     return uuid.uuid4().hex

@@ -1,5 +1,5 @@
 """The API's wire format: camelCase schemas, the metadata block, pagination and the error
-envelope of contract §2-§3, shared by every app's router."""
+envelope of docs/api.md §2-§3, shared by every app's router."""
 
 import functools
 import json
@@ -86,7 +86,7 @@ def _alias_names(schema: type[Schema]) -> dict[str, str]:
 
 
 class ApiIn(Schema):
-    """Request bodies: camelCase names only, unknown fields refused (contract §1), and JSON
+    """Request bodies: camelCase names only, unknown fields refused (docs/api.md §1), and JSON
     types taken as they are ("5" is not a number, 1 is not true).
 
     Types, enums and raw lengths are checked here; the rules (trimming, required after
@@ -339,7 +339,7 @@ def respond_list(request, *, version: str, build) -> HttpResponse:
     )
 
 
-# ---- success bodies (contract §2) ---------------------------------------------------------
+# ---- success bodies (docs/api.md §2) ---------------------------------------------------------
 class Metadata(ApiOut):
     timestamp: str
     version: str
@@ -387,7 +387,7 @@ def pagination(page) -> dict[str, Any]:
     }
 
 
-# ---- error bodies (contract §3) -------------------------------------------------------------
+# ---- error bodies (docs/api.md §3) -------------------------------------------------------------
 class ErrorOut(ApiOut):
     """The one error envelope. `field`, `details` and `retryAfter` appear when they apply."""
 
@@ -406,7 +406,7 @@ class ErrorOut(ApiOut):
 
 def error_responses(*statuses: int) -> dict[int, type[Schema]]:
     """`response=` entries declaring the error envelope for each status an operation can
-    answer with, so the OpenAPI schema lists them (contract §1)."""
+    answer with, so the OpenAPI schema lists them (docs/api.md §1)."""
     return dict.fromkeys(statuses, ErrorOut)
 
 

@@ -1,4 +1,4 @@
-"""Field rules shared by the services (contract §1, §4, §5): trimming, lengths, NUL bytes,
+"""Field rules shared by the services (docs/api.md §1, §4, §5): trimming, lengths, NUL bytes,
 email, phone and country. Services collect the messages per field and raise one
 VALIDATION_ERROR, so every rule is written here once."""
 
@@ -27,7 +27,7 @@ ZW
 """
 COUNTRY_CODES = frozenset(_COUNTRY_CODES_TEXT.split())
 
-# The one phone rule (contract §4): only digits, spaces and + ( ) - ., at least 7 digits.
+# The one phone rule (docs/api.md §4): only digits, spaces and + ( ) - ., at least 7 digits.
 # The API schema publishes the pattern and checks it, the services and the forms check it
 # with phone_is_valid; all of them answer PHONE_MESSAGE.
 PHONE_PATTERN = r"^[ +().\-]*(?:[0-9][ +().\-]*){7,}$"

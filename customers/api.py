@@ -1,4 +1,4 @@
-"""The customers part of the JSON API (contract §4): thin operations that parse the request,
+"""The customers part of the JSON API (docs/api.md §4): thin operations that parse the request,
 call customers.queries / customers.services and shape the answer. No rule lives here."""
 
 from datetime import datetime

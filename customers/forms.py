@@ -9,7 +9,7 @@ from core.validation import PHONE_MESSAGE
 from customers.queries import SORT_KEYS
 
 ACTIVE_CHOICES = [("", "All"), ("true", "Active"), ("false", "Inactive")]
-# The pages speak the API's query parameters (contract §11): the keys of queries.SORT_KEYS.
+# The pages speak the API's query parameters (docs/api.md §11): the keys of queries.SORT_KEYS.
 SORT_CHOICES = [
     ("lastName", "Last name"),
     ("firstName", "First name"),
@@ -88,7 +88,7 @@ class CustomerForm(forms.Form):
         label="Notes", max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
     # The updatedAt the page was rendered with: a stale edit gets a conflict, not a silent
-    # overwrite (contract §5).
+    # overwrite (docs/api.md §5).
     updated_at = forms.CharField(required=False, widget=forms.HiddenInput)
 
     SERVICE_FIELDS = (

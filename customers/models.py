@@ -22,14 +22,14 @@ class Customer(models.Model):
 
     class Meta:
         constraints = [
-            # Case-insensitive and across active and inactive customers (contract §4).
+            # Case-insensitive and across active and inactive customers (docs/api.md §4).
             models.UniqueConstraint(Lower("email"), name="customer_email_ci_unique"),
             models.CheckConstraint(
                 condition=models.Q(country__regex=r"^[A-Z]{2}$"), name="customer_country_iso2"
             ),
         ]
         indexes = [
-            # Every sort of the list, with the id tie-break (contract §1).
+            # Every sort of the list, with the id tie-break (docs/api.md §1).
             models.Index(fields=["last_name", "id"], name="customer_last_name_idx"),
             models.Index(fields=["first_name", "id"], name="customer_first_name_idx"),
             models.Index(fields=["email", "id"], name="customer_email_idx"),

@@ -1,4 +1,4 @@
-"""Reads of customers (contract §4): the list with its search, filter and sorts, and one
+"""Reads of customers (docs/api.md §4): the list with its search, filter and sorts, and one
 customer. Pages and API call these, so the rules are written once."""
 
 from django.db.models import (

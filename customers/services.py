@@ -1,6 +1,6 @@
-"""Writes on customers (contract §4): every rule of a create, update or deactivation, once.
+"""Writes on customers (docs/api.md §4): every rule of a create, update or deactivation, once.
 
-Each function checks the permission (contract §6) first, validates and normalises the input,
+Each function checks the permission (docs/api.md §6) first, validates and normalises the input,
 then writes the row and its activity entry in one transaction.
 """
 
@@ -58,7 +58,7 @@ class _Denied(Exception):
 
 
 def clean_customer_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
-    """Validates and normalises customer fields (contract §4); raises one VALIDATION_ERROR
+    """Validates and normalises customer fields (docs/api.md §4); raises one VALIDATION_ERROR
     listing every bad field (snake_case names)."""
     field_errors = FieldErrors()
     for key in data:

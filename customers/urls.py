@@ -1,4 +1,4 @@
-"""Customer pages (contract §11)."""
+"""Customer pages (docs/api.md §11)."""
 
 from django.urls import path
 

@@ -13,7 +13,7 @@ logger = logging.getLogger("repairshop.health")
 @never_cache
 @require_safe
 def healthz(request):
-    """200 when the database answers, 503 when it does not (contract §9). No auth. HEAD
+    """200 when the database answers, 503 when it does not (docs/api.md §9). No auth. HEAD
     (how load balancers probe) answers the same status and headers, without the body."""
     try:
         with connection.cursor() as cursor:

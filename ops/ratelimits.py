@@ -1,4 +1,4 @@
-"""The rate limits of contract §8, on django-ratelimit, with a policy for a dead cache.
+"""The rate limits of docs/api.md §8, on django-ratelimit, with a policy for a dead cache.
 
 Every limit is a `Limit` below: its group, the setting that holds its rate and what happens
 when the shared counter store (Redis) cannot be reached:
@@ -179,7 +179,7 @@ def check_not_exhausted(request, limit: Limit, value: str) -> None:
         raise RateLimited(_retry_after(found), limit)
 
 
-# --- the limits of contract §8 -----------------------------------------------------------------
+# --- the limits of docs/api.md §8 -----------------------------------------------------------------
 def _username_key(username: str) -> str:
     return username.strip().casefold()[:150]
 

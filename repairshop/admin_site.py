@@ -1,7 +1,7 @@
 """The Django admin site for managers: who may enter it, and how they sign in and out.
 
 Staff here are not `is_staff`: the admin is open to users holding accounts.access_admin
-(the manager role) and to superusers, as contract §6 says. Signing in goes through the
+(the manager role) and to superusers, as docs/api.md §6 says. Signing in goes through the
 app's own login page (repairshop/urls.py routes admin/login/ there), so the admin gets
 its rate limits and single sign-on too.
 """

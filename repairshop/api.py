@@ -1,6 +1,6 @@
-"""The JSON API under /api/ (contract §1-§6): builds the NinjaAPI from the app routers, with
+"""The JSON API under /api/ (docs/api.md §1-§6): builds the NinjaAPI from the app routers, with
 authentication, the per-request hook and the ONE exception handler that turns whatever went
-wrong into the error envelope of contract §3."""
+wrong into the error envelope of docs/api.md §3."""
 
 import logging
 import time
@@ -49,7 +49,7 @@ def check_request(request: HttpRequest, user) -> None:
     """Runs once for every API operation request, right after authentication was decided
     (`user` is None for an anonymous request or a bad token, which is refused with 401 just
     after). This is THE place for per-request checks that need to know the caller, such as
-    the API rate limits of contract §8: raise django_ratelimit's `Ratelimited` (optionally
+    the API rate limits of docs/api.md §8: raise django_ratelimit's `Ratelimited` (optionally
     with a `retry_after` attribute, in seconds) and the caller gets 429 RATE_LIMITED with
     Retry-After."""
     from ops import ratelimits  # the limits and their Redis-down policy live there
@@ -79,7 +79,7 @@ def error_response(
     retry_after: int | None = None,
     headers: dict[str, str] | None = None,
 ) -> JsonResponse:
-    """An error in the shape of contract §3. Never carries a traceback or SQL."""
+    """An error in the shape of docs/api.md §3. Never carries a traceback or SQL."""
     body: dict[str, Any] = {"message": message, "code": code, "statusCode": status}
     if field is not None:
         body["field"] = field
@@ -273,7 +273,7 @@ def handle_exception(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 # ---- URL-level answers: unknown URL, wrong method, the docs -------------------------------------
 def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-    """Any /api/ URL that names no operation, authenticated or not (contract §1)."""
+    """Any /api/ URL that names no operation, authenticated or not (docs/api.md §1)."""
     response = error_response(
         request, status=404, code=errors.NOT_FOUND, message="No such API endpoint"
     )
@@ -331,7 +331,7 @@ def _drop_body(response: HttpResponse) -> None:
 
 
 def _docs_guard(view):
-    """The schema and the docs need a token or a session when DEBUG is off (contract §1)."""
+    """The schema and the docs need a token or a session when DEBUG is off (docs/api.md §1)."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -351,7 +351,7 @@ def _docs_guard(view):
 
 class RepairshopAPI(NinjaAPI):
     def set_default_exception_handlers(self) -> None:
-        # One handler for everything (contract §3), instead of ninja's per-type defaults.
+        # One handler for everything (docs/api.md §3), instead of ninja's per-type defaults.
         self.add_exception_handler(Exception, handle_exception)
 
     def _get_urls(self):
@@ -367,7 +367,7 @@ class RepairshopAPI(NinjaAPI):
 api = RepairshopAPI(
     title="Repairshop API",
     version=settings.API_VERSION,
-    description="Customers and repair tickets (see the HTTP contract).",
+    description="Customers and repair tickets (reference: docs/api.md in the repository).",
     urls_namespace="api",
     auth=[
         BearerTokenAuth(on_request=_check_request),

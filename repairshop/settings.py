@@ -1,4 +1,4 @@
-"""Repairshop settings, read from the environment (contract §10).
+"""Repairshop settings, read from the environment (docs/api.md §10).
 
 The defaults are for a laptop or a one-counter shop: DEBUG on, SQLite in the project
 folder, mail printed to the console and a secret key generated once into a git-ignored

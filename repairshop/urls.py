@@ -11,7 +11,7 @@ from tickets import views as ticket_views
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("api/", api.urls),
-    # Any other /api/ URL: the JSON 404 of contract §1, not the HTML page.
+    # Any other /api/ URL: the JSON 404 of docs/api.md §1, not the HTML page.
     re_path(r"^api(?:/.*)?$", api_not_found),
     path("", ticket_views.home, name="home"),
     path("customers/", include("customers.urls")),

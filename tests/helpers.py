@@ -71,7 +71,7 @@ def customer_body(**overrides):
 
 
 def assert_error(response, status: int, code: str):
-    """The response is the contract's error envelope with this status and code."""
+    """The response is the error envelope of docs/api.md §3 with this status and code."""
     assert response.status_code == status, response.content
     body = response.json()
     assert body["code"] == code, body

@@ -359,7 +359,7 @@ def test_adding_a_customer_in_the_admin_goes_through_the_service(manager_client)
     response = manager_client.post("/admin/customers/customer/add/", CUSTOMER_FORM)
     assert response.status_code == 302, response.content[:3000]
     customer = Customer.objects.get(last_name="Torvalds")
-    # The service's normalisation (contract §4) and its activity entry.
+    # The service's normalisation (docs/api.md §4) and its activity entry.
     assert customer.country == "US"
     assert customer.email == "Linus@kernel.org"
     assert ActivityLog.objects.filter(action="customer:create", object_id=customer.pk).exists()

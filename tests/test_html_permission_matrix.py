@@ -1,4 +1,4 @@
-"""The permission matrix of contract §6 for every page, table-driven: the twin of
+"""The permission matrix of docs/api.md §6 for every page, table-driven: the twin of
 tests/api/test_permission_matrix.py for the HTML side (§6, §7, §11).
 
 Every page route (from the real URL conf, without admin/, api/, static, healthz and the

@@ -131,7 +131,7 @@ class TicketAdmin(ServiceWriteAdmin):
         if not change:
             data = _service_data(form, [*EDIT_FIELDS, "completed"])
             if data.get("tech") is None:
-                del data["tech"]  # absent means auto-assign (contract §5)
+                del data["tech"]  # absent means auto-assign (docs/api.md §5)
             saved = services.ticket_create(actor=request.user, data=data)
         else:
             changed = set(form.changed_data)

@@ -1,4 +1,4 @@
-"""The tickets part of the JSON API (contract §5): thin operations that parse the request,
+"""The tickets part of the JSON API (docs/api.md §5): thin operations that parse the request,
 call tickets.queries / tickets.services and shape the answer. No rule lives here."""
 
 from datetime import datetime

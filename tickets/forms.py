@@ -44,7 +44,7 @@ def _parse_updated_at(value: str) -> datetime | None:
 
 
 class TicketFilterForm(forms.Form):
-    """The ticket list's query string, with the API's parameter names (contract §11)."""
+    """The ticket list's query string, with the API's parameter names (docs/api.md §11)."""
 
     search = forms.CharField(label="Search", required=False, max_length=200)
     completed = forms.ChoiceField(

@@ -1,4 +1,4 @@
-"""The email a technician gets when a ticket is assigned to them (contract §7).
+"""The email a technician gets when a ticket is assigned to them (docs/api.md §7).
 
 queue_assignment_email() runs inside the write's transaction: the Notification row and the
 task that sends it are committed with the ticket or not at all, so a mail server outage

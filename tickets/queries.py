@@ -1,4 +1,4 @@
-"""Reads of tickets (contract §5): the list with every filter and sort, one ticket, a
+"""Reads of tickets (docs/api.md §5): the list with every filter and sort, one ticket, a
 technician's queue and the cheap "has anything changed" version for polling. The
 visibility rule (a technician sees only their own tickets) is applied here, once."""
 

@@ -1,6 +1,6 @@
-"""Writes on tickets (contract §5): create with auto-assignment, edit, (re)assign, status.
+"""Writes on tickets (docs/api.md §5): create with auto-assignment, edit, (re)assign, status.
 
-Each function checks the permission (contract §6) first, validates and normalises the input,
+Each function checks the permission (docs/api.md §6) first, validates and normalises the input,
 then writes the row, its activity entry and the technician's email (queued) in one
 transaction.
 """
@@ -86,7 +86,7 @@ def _clean_tech(value: Any, field_errors: FieldErrors) -> User | None:
 
 
 def clean_ticket_data(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
-    """Validates and normalises ticket fields (contract §5); raises one VALIDATION_ERROR
+    """Validates and normalises ticket fields (docs/api.md §5); raises one VALIDATION_ERROR
     listing every bad field (snake_case names). `tech` is a technician's email (or a User);
     `priority` its API name ("high") or its value."""
     field_errors = FieldErrors()

@@ -1,4 +1,4 @@
-"""Ticket pages (contract §11)."""
+"""Ticket pages (docs/api.md §11)."""
 
 from django.urls import path
 

@@ -97,7 +97,7 @@ def _safe_next(request, fallback: str) -> str:
 @page_login_required
 @require_safe
 def home(request):
-    """Technicians land on their queue, everyone else on the ticket list (contract §11)."""
+    """Technicians land on their queue, everyone else on the ticket list (docs/api.md §11)."""
     if permissions.is_technician(request.user):
         return redirect("tickets:queue")
     return redirect("tickets:list")
@@ -358,7 +358,7 @@ def ticket_detail(request, ticket_id: int):
 
 def _ticket_for(request, ticket_id: int):
     """The ticket as this user may see it. Someone else's ticket: posting its edit form is a
-    refused write all the same, recorded like the API's (contract §7); a GET is just 403."""
+    refused write all the same, recorded like the API's (docs/api.md §7); a GET is just 403."""
     try:
         return queries.ticket_get(user=request.user, ticket_id=ticket_id)
     except AccessDenied as refused:

@@ -1,4 +1,4 @@
-"""API authentication (contract §1, §6): bearer tokens, the session with CSRF, and the
+"""API authentication (docs/api.md §1, §6): bearer tokens, the session with CSRF, and the
 schema/docs behind a login when DEBUG is off."""
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""The customers operations of contract §4, through HTTP."""
+"""The customers operations of docs/api.md §4, through HTTP."""
 
 from datetime import datetime
 

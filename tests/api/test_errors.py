@@ -1,4 +1,4 @@
-"""The one error envelope (contract §3): every way a request can fail under /api/."""
+"""The one error envelope (docs/api.md §3): every way a request can fail under /api/."""
 
 import gzip
 import json

@@ -1,4 +1,4 @@
-"""The permission matrix of contract §6 for every API operation, table-driven.
+"""The permission matrix of docs/api.md §6 for every API operation, table-driven.
 
 Every operation of the OpenAPI schema (and every URL of the API's resolver) must have a row
 here; test_every_api_operation_is_in_the_matrix fails when one is added without one.
@@ -31,7 +31,7 @@ MATRIX = {
     ("PATCH", "/api/tickets/{ticket_id}", "own"): (401, 401, 200, 200, 403, 403),
     ("POST", "/api/tickets/{ticket_id}/status", "own"): (401, 401, 200, 200, 200, 403),
     ("POST", "/api/tickets/{ticket_id}/status", "other"): (401, 401, 200, 200, 403, 403),
-    # The schema and the docs need a token or a session when DEBUG is off (contract §1).
+    # The schema and the docs need a token or a session when DEBUG is off (docs/api.md §1).
     ("GET", "/api/openapi.json", ""): (401, 401, 200, 200, 200, 200),
     ("GET", "/api/docs", ""): (401, 401, 200, 200, 200, 200),
 }

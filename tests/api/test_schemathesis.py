@@ -57,7 +57,7 @@ def fuzz_data(db, settings):
 
 def _point_at_real_rows(case, data):
     """Positive cases name rows that exist: a random customerId or tech email is a 400
-    (INVALID_CUSTOMER, unknown technician) by the contract, not an accepted request."""
+    (INVALID_CUSTOMER, unknown technician) by docs/api.md, not an accepted request."""
     meta = case.meta
     if meta is None or not meta.generation.mode.is_positive:
         return

@@ -1,4 +1,4 @@
-"""The tickets operations of contract §5, through HTTP."""
+"""The tickets operations of docs/api.md §5, through HTTP."""
 
 from datetime import timedelta
 

@@ -1,6 +1,6 @@
 """One deactivation path: PATCH `active: false` (customer_update) goes through
 customer_deactivate, the DELETE's function: the same permission, the same HAS_DEPENDENCIES
-rule, the same activity entry (contract §4)."""
+rule, the same activity entry (docs/api.md §4)."""
 
 import pytest
 

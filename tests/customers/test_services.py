@@ -1,4 +1,4 @@
-"""customers.services and customers.queries: every rule of contract §4 and §6 for customers."""
+"""customers.services and customers.queries: every rule of docs/api.md §4 and §6 for customers."""
 
 from datetime import timedelta
 
@@ -330,7 +330,7 @@ def test_deactivate_missing_customer_is_not_found(manager):
         customer_deactivate(actor=manager, customer_id=424242)
 
 
-# --- permission matrix (contract §6) ------------------------------------------------------
+# --- permission matrix (docs/api.md §6) ------------------------------------------------------
 @pytest.mark.parametrize("role", ["technician", "viewer"])
 def test_technician_and_viewer_cannot_create_or_update(request, role, customer):
     user = request.getfixturevalue(role)

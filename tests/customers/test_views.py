@@ -1,5 +1,5 @@
 """The customer pages: list (search, filter, sort, pages, fragments), create, edit,
-deactivate/reactivate, the customer page, and the role matrix of contract §6 on them."""
+deactivate/reactivate, the customer page, and the role matrix of docs/api.md §6 on them."""
 
 import pytest
 from django.core.cache import caches
@@ -292,7 +292,7 @@ def test_manager_reactivates(client, manager):
     assert gone.active
 
 
-# --- roles (contract §6) -------------------------------------------------------------------------
+# --- roles (docs/api.md §6) ------------------------------------------------------------
 def test_buttons_follow_the_role(client, manager, frontdesk, technician, viewer, customer):
     def page(user, url):
         client.force_login(user)

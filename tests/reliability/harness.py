@@ -247,7 +247,7 @@ class RedisServer:
 
 
 def app_env(*, database_url: str, smtp_port: int, redis_url: str | None = None, **extra) -> dict:
-    """The production-like environment gunicorn and the worker get (contract §10)."""
+    """The production-like environment gunicorn and the worker get (docs/api.md §10)."""
     env = {
         k: v
         for k, v in os.environ.items()

@@ -1,4 +1,4 @@
-"""Scenario 6: a write that fails half-way leaves nothing behind (issue 7, contract §3, §7).
+"""Scenario 6: a write that fails half-way leaves nothing behind (issue 7, docs/api.md §3, §7).
 
 The test makes PostgreSQL reject the activity entry (a trigger on repairshop_activitylog
 raises for the actions listed in a table the test fills), which happens after the ticket

@@ -1,5 +1,5 @@
 """Scenario 8: bad input never makes a server error, and no role writes what it may not
-(issue 7, contract §3, §6), on PostgreSQL (which, unlike SQLite, rejects NUL bytes).
+(issue 7, docs/api.md §3, §6), on PostgreSQL (which, unlike SQLite, rejects NUL bytes).
 
 - schemathesis fuzzes every operation of /api/openapi.json over HTTP against gunicorn, once
   with each role's token; the database is compared before and after for what that role may

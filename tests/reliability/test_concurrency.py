@@ -1,4 +1,4 @@
-"""Scenario 4: concurrent writers over the API on gunicorn (issue 7, contract §4, §5).
+"""Scenario 4: concurrent writers over the API on gunicorn (issue 7, docs/api.md §4, §5).
 
 gunicorn runs 2 processes x 4 threads, so the requests released together by a barrier really
 are handled at the same time, each in its own transaction.

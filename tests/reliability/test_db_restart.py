@@ -83,7 +83,7 @@ def test_database_restart_under_load(stack, report):
     down, up = timeline["down"], timeline["up"]
 
     failures = [r for r in results if not r.ok]
-    # 1. Failures are the contract's 503 envelope, never a 500, an HTML page or a dropped
+    # 1. Failures are the 503 envelope of docs/api.md §3, never a 500, an HTML page or a dropped
     #    connection.
     bad = [r for r in failures if r.status != 503 or r.code != "DATABASE_ERROR"]
     assert not bad, [(r.status, r.code, r.error, r.text[:200]) for r in bad[:5]]

@@ -1,4 +1,4 @@
-"""Scenario 2: the mail server is down while tickets are created (issue 7, contract §7).
+"""Scenario 2: the mail server is down while tickets are created (issue 7, docs/api.md §7).
 
 Tickets are saved and answered as fast as usual; their notifications wait as "pending" while
 the worker retries with a back-off; once the SMTP server is back every mail goes out exactly

@@ -1,4 +1,4 @@
-"""The rules that must hold when requests race (contract §4, §5), on PostgreSQL with real
+"""The rules that must hold when requests race (docs/api.md §4, §5), on PostgreSQL with real
 threads and connections: the unique email index, the technician row locks of the
 auto-assignment and the row lock of optimistic concurrency."""
 

@@ -1,4 +1,4 @@
-"""The assignment email (contract §7): written with the ticket, sent by the task worker to a
+"""The assignment email (docs/api.md §7): written with the ticket, sent by the task worker to a
 real SMTP server, retried with back-off while the server is down, delivered exactly once."""
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""tickets.services and tickets.queries: every rule of contract §5 and §6 for tickets."""
+"""tickets.services and tickets.queries: every rule of docs/api.md §5 and §6 for tickets."""
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -184,7 +184,7 @@ def test_explicit_tech_must_be_an_active_technician(frontdesk, customer, viewer)
     assert error.code == "VALIDATION_ERROR"
 
 
-# --- auto-assignment (contract §5) -------------------------------------------------------
+# --- auto-assignment (docs/api.md §5) -------------------------------------------------------
 def test_no_technician_leaves_ticket_unassigned(frontdesk, customer):
     ticket = ticket_create(actor=frontdesk, data=ticket_data(customer))
     assert ticket.tech is None
@@ -420,7 +420,7 @@ def test_status_with_stale_updated_at_conflicts(frontdesk, ticket):
     assert not Ticket.objects.get(pk=ticket.pk).completed
 
 
-# --- permission matrix for writes (contract §6) ---------------------------------------------
+# --- permission matrix for writes (docs/api.md §6) ---------------------------------------------
 @pytest.mark.parametrize("role", ["technician", "viewer"])
 def test_technician_and_viewer_cannot_create_edit_or_assign(request, role, ticket, customer):
     user = request.getfixturevalue(role)

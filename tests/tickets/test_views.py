@@ -1,6 +1,6 @@
 """The ticket pages: start page, list (filters, sort, pages, fragments, polling), My queue,
 check-in (new ticket, walk-in customer), the ticket page with edit, the status change, and
-the role matrix of contract §6 on them."""
+the role matrix of docs/api.md §6 on them."""
 
 import json
 import os
