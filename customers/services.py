@@ -106,10 +106,13 @@ def _is_email_violation(exc: IntegrityError) -> bool:
 
 
 def _lock_customer(customer_id: int) -> Customer:
+    # FOR NO KEY UPDATE, like the ticket services' locks: it still serialises with a ticket
+    # created for this customer (which takes the same lock), but leaves the row free for the
+    # FOR KEY SHARE of other transactions' deferred foreign-key checks (no deadlock at COMMIT).
     if not is_storable_id(customer_id):
         raise NotFound("Customer not found")
     try:
-        return Customer.objects.select_for_update().get(pk=customer_id)
+        return Customer.objects.select_for_update(no_key=True).get(pk=customer_id)
     except Customer.DoesNotExist:
         raise NotFound("Customer not found") from None
 

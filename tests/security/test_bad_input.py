@@ -4,6 +4,7 @@ records the attempt with the bad value escaped."""
 
 import pytest
 from django.test import RequestFactory
+from django.utils.html import escape
 
 from core.activity import record_activity
 from core.models import ActivityLog
@@ -83,6 +84,10 @@ def test_ticket_list_out_of_range_dates_are_a_field_error(
     client.force_login(manager)
     response = client.get(f"/tickets/?{query}")
     assert response.status_code == 200
+    # The clerk is told, on the field (the list itself shows without that filter).
+    page = response.content.decode()
+    assert f'id="id_{field}_error"' in page
+    assert escape(form.errors[field][0]) in page
 
 
 def test_ticket_list_dates_in_range_still_filter(manager):
