@@ -3,6 +3,7 @@ email, phone and country. Services collect the messages per field and raise one
 VALIDATION_ERROR, so every rule is written here once."""
 
 import re
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -196,3 +197,15 @@ def full_clean(instance, *, exclude: tuple[str, ...] = ()) -> None:
         raise validation_error(
             {field: list(messages) for field, messages in exc.message_dict.items()}
         ) from None
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """An ISO 8601 timestamp a page carried in a hidden field (the updatedAt it was rendered
+    with), or None when there is none or it is not one: no conflict check then."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

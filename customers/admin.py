@@ -7,22 +7,10 @@ from django.contrib import admin, messages
 
 from core.admin_base import ServiceWriteAdmin, error_message
 from core.errors import DomainError
+from customers import services
 from customers.models import Customer
 
-EDITABLE_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "address1",
-    "address2",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "notes",
-    "active",
-)
+EDITABLE_FIELDS = (*services.CUSTOMER_FIELDS, "active")
 
 
 class CustomerAdminForm(forms.ModelForm):
@@ -56,8 +44,6 @@ class CustomerAdmin(ServiceWriteAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        from customers import services
-
         if change:
             data = {name: form.cleaned_data[name] for name in form.changed_data}
             saved = services.customer_update(actor=request.user, customer_id=obj.pk, data=data)

@@ -5,8 +5,9 @@ from datetime import datetime
 
 from django import forms
 
-from core.validation import PHONE_MESSAGE
+from core.validation import PHONE_MESSAGE, parse_timestamp
 from customers.queries import SORT_KEYS
+from customers.services import CUSTOMER_FIELDS
 
 ACTIVE_CHOICES = [("", "All"), ("true", "Active"), ("false", "Inactive")]
 # The pages speak the API's query parameters (docs/api.md §11): the keys of queries.SORT_KEYS.
@@ -91,31 +92,13 @@ class CustomerForm(forms.Form):
     # overwrite (docs/api.md §5).
     updated_at = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    SERVICE_FIELDS = (
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "address1",
-        "address2",
-        "city",
-        "state",
-        "zip",
-        "country",
-        "notes",
-    )
+    SERVICE_FIELDS = CUSTOMER_FIELDS
 
     def service_data(self) -> dict:
         return {name: self.cleaned_data.get(name, "") for name in self.SERVICE_FIELDS}
 
     def expected_updated_at(self) -> datetime | None:
-        value = (self.cleaned_data.get("updated_at") or "").strip()
-        if not value:
-            return None
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return None
+        return parse_timestamp(self.cleaned_data.get("updated_at"))
 
     @classmethod
     def initial_from(cls, customer) -> dict:

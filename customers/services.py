@@ -47,7 +47,21 @@ REQUIRED_FIELDS = [f for f, (_, required) in TEXT_FIELDS.items() if required] + 
     "phone",
     "country",
 ]
-WRITABLE_FIELDS = frozenset([*TEXT_FIELDS, "email", "phone", "country", "active"])
+# What a customer is written with, in the order the page form and the admin show it.
+CUSTOMER_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "notes",
+)
+WRITABLE_FIELDS = frozenset([*CUSTOMER_FIELDS, "active"])
 
 
 class _Denied(Exception):

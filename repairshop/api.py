@@ -154,8 +154,14 @@ def _message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _validation_details(exc: NinjaValidationError) -> dict[str, list[str]]:
-    """ninja's pydantic errors -> {"firstName": ["This field is required."]}."""
+def _validation_details(
+    exc: NinjaValidationError | DjangoValidationError,
+) -> dict[str, list[str]]:
+    """ninja's pydantic errors, or a model's full_clean() errors ->
+    {"firstName": ["This field is required."]}."""
+    if isinstance(exc, DjangoValidationError):
+        messages = exc.message_dict if hasattr(exc, "error_dict") else {"body": exc.messages}
+        return {camel(k): list(v) for k, v in messages.items()}
     details: dict[str, list[str]] = {}
     for error in exc.errors:
         loc = [part for part in error.get("loc", ()) if not isinstance(part, int)]
@@ -184,19 +190,8 @@ def handle_exception(request: HttpRequest, exc: Exception) -> HttpResponse:
             field=camel(exc.field) if exc.field else None,
             details=_wire_details(exc.details),
         )
-    if isinstance(exc, NinjaValidationError):
+    if isinstance(exc, NinjaValidationError | DjangoValidationError):
         domain = errors.validation_error(_validation_details(exc))
-        return error_response(
-            request,
-            status=400,
-            code=errors.VALIDATION_ERROR,
-            message=domain.message,
-            field=domain.field,
-            details=domain.details,
-        )
-    if isinstance(exc, DjangoValidationError):
-        messages = exc.message_dict if hasattr(exc, "error_dict") else {"body": exc.messages}
-        domain = errors.validation_error({camel(k): list(v) for k, v in messages.items()})
         return error_response(
             request,
             status=400,

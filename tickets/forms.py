@@ -6,6 +6,7 @@ from datetime import datetime
 from django import forms
 
 from core.errors import DomainError
+from core.validation import parse_timestamp
 from tickets.models import DeviceType, Priority
 from tickets.queries import SORT_KEYS, TicketFilters, active_technicians, as_bound
 
@@ -31,16 +32,6 @@ def technician_choices(*, empty_label: str) -> list[tuple[str, str]]:
     return [("", empty_label)] + [
         (tech.email, tech.get_full_name() or tech.username) for tech in technicians
     ]
-
-
-def _parse_updated_at(value: str) -> datetime | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 class TicketFilterForm(forms.Form):
@@ -248,7 +239,7 @@ class TicketEditForm(TicketFieldsMixin):
         return initial
 
     def expected_updated_at(self) -> datetime | None:
-        return _parse_updated_at(self.cleaned_data.get("updated_at"))
+        return parse_timestamp(self.cleaned_data.get("updated_at"))
 
 
 class StatusForm(forms.Form):
@@ -263,5 +254,5 @@ class StatusForm(forms.Form):
         return {
             "completed": self.cleaned_data["completed"] == "true",
             "notes": notes if notes.strip() else None,
-            "expected_updated_at": _parse_updated_at(self.cleaned_data.get("updated_at")),
+            "expected_updated_at": parse_timestamp(self.cleaned_data.get("updated_at")),
         }
