@@ -160,3 +160,13 @@ def activity_timeline(*, object_type: str, object_id: int, limit: int = TIMELINE
         .select_related("actor")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+def drop_body(response: HttpResponse) -> None:
+    """A HEAD answer: the GET's headers, Content-Length included, and no body. Not every
+    server drops it by itself (gunicorn does; a test's WSGI call does not)."""
+    if response.streaming:  # pragma: no cover - nothing of ours streams
+        return
+    if not response.has_header("Content-Length"):
+        response["Content-Length"] = str(len(response.content))
+    response.content = b""

@@ -7,6 +7,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from core.pages import drop_body
+
 logger = logging.getLogger("repairshop.health")
 
 
@@ -25,7 +27,5 @@ def healthz(request):
     else:
         response = JsonResponse({"status": "ok", "database": "ok"})
     if request.method == "HEAD":
-        # Not every server drops a HEAD answer's body; the length stays the GET's.
-        response["Content-Length"] = str(len(response.content))
-        response.content = b""
+        drop_body(response)
     return response

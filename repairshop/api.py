@@ -23,6 +23,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from accounts.auth import Anonymous, BearerTokenAuth, SessionCsrfAuth, authenticate_request
 from core import errors
 from core.errors import DomainError
+from core.pages import drop_body
 from core.schemas import camel, now_iso
 from customers.api import customer_out
 from customers.api import router as customers_router
@@ -273,7 +274,7 @@ def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         request, status=404, code=errors.NOT_FOUND, message="No such API endpoint"
     )
     if request.method == "HEAD":
-        _drop_body(response)
+        drop_body(response)
     return response
 
 
@@ -310,19 +311,10 @@ def _api_view(view):
                 headers={"Allow": ", ".join(allowed)},
             )
         if head:
-            _drop_body(response)
+            drop_body(response)
         return response
 
     return wrapper
-
-
-def _drop_body(response: HttpResponse) -> None:
-    """A HEAD answer: the GET's headers, Content-Length included, and no body."""
-    if response.streaming:  # pragma: no cover - the API does not stream
-        return
-    if not response.has_header("Content-Length"):
-        response["Content-Length"] = str(len(response.content))
-    response.content = b""
 
 
 def _docs_guard(view):
