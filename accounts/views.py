@@ -9,26 +9,20 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import oidc, services
+from core.pages import same_site_path
 from ops import ratelimits
 from ops.security import log_event
 
 
 def safe_next_url(request) -> str:
     """The ?next= (or posted next) target when it stays on this site, else ""."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    # A path only: redirect() would take anything else for a URL name and fail to reverse it.
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return ""
+    return same_site_path(request, request.POST.get("next") or request.GET.get("next"))
 
 
 def too_many_attempts(request, exc: ratelimits.RateLimited):

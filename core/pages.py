@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import resolve_url
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -170,3 +170,14 @@ def drop_body(response: HttpResponse) -> None:
     if not response.has_header("Content-Length"):
         response["Content-Length"] = str(len(response.content))
     response.content = b""
+
+
+def same_site_path(request, target: str | None) -> str:
+    """`target` (a posted or ?next= value) when it is a path on this site, else "". A path
+    only: redirect() would take anything else for a URL name and fail to reverse it."""
+    target = target or ""
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""

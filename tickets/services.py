@@ -144,16 +144,12 @@ def clean_status_data(*, completed: Any, notes: Any) -> str | None:
     return notes
 
 
-def _technicians():
-    return active_technicians()
-
-
 def _technician_by_email(email: Any) -> User | None:
     """The active technician with this email (case-insensitive), or None."""
     if not isinstance(email, str) or "\x00" in email or not email.strip():
         return None
     return (
-        _technicians()
+        active_technicians()
         .annotate(email_lower=Lower("email"))  # the user_email_ci_unique index
         .filter(email_lower=email.strip().lower())
         .first()
@@ -172,7 +168,7 @@ def resolve_technician(email: str) -> User:
 def _lock_technicians():
     """Active technicians' rows, locked FOR NO KEY UPDATE in id order: the one lock mode and
     the one order every ticket write uses on user rows (see _pick_technician)."""
-    return _technicians().select_for_update(of=("self",), no_key=True).order_by("id")
+    return active_technicians().select_for_update(of=("self",), no_key=True).order_by("id")
 
 
 def _check_technician(tech: User | None) -> None:

@@ -13,7 +13,6 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import trigger_client_event
 
@@ -29,6 +28,7 @@ from core.pages import (
     list_params,
     page_login_required,
     render_list,
+    same_site_path,
     vary_on_htmx,
     wants_fragment,
 )
@@ -85,13 +85,7 @@ def _list_url(request) -> str:
 
 
 def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or ""
-    # A path only: redirect() would take anything else for a URL name and fail to reverse it.
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
+    return same_site_path(request, request.POST.get("next")) or fallback
 
 
 @page_login_required
