@@ -100,6 +100,16 @@ def can_change_any_status(user) -> bool:
     return _has(user, "tickets.update_all_tickets")
 
 
+def can_override_status_rules(user) -> bool:
+    """Any move between active statuses, not only the current status's `next` (§12 rule 3)."""
+    return _has(user, "tickets.override_status_rules")
+
+
+def can_hand_over_devices(user) -> bool:
+    """Moves into the closed group: the device leaves the shop (§12 rule 4)."""
+    return _has(user, "tickets.hand_over_devices")
+
+
 def role_names(user) -> frozenset[str]:
     """The names of the user's groups (their roles). Remembered per (user id, updated_at)
     like the permissions (accounts.backends): group changes move updated_at."""
@@ -170,7 +180,9 @@ def get_ticket_for_user(user, pk: int, *, queryset=None):
 
     if not can_view_tickets(user):
         raise AccessDenied()
-    qs = queryset if queryset is not None else Ticket.objects.select_related("customer", "tech")
+    if queryset is None:
+        queryset = Ticket.objects.select_related("customer", "tech", "status")
+    qs = queryset
     try:
         ticket = qs.get(pk=pk)
     except Ticket.DoesNotExist:

@@ -24,6 +24,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "tickets.view_all_tickets",
             "tickets.update_all_tickets",
             "tickets.change_ticket_status",
+            "tickets.override_status_rules",
+            "tickets.hand_over_devices",
+            "tickets.view_status",
+            "tickets.add_status",
+            "tickets.change_status",
+            "tickets.delete_status",  # only a status no ticket was ever in (PROTECT)
             "tickets.view_notification",
             "accounts.access_admin",
             "accounts.view_user",
@@ -47,6 +53,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "tickets.view_all_tickets",
             "tickets.update_all_tickets",
             "tickets.change_ticket_status",
+            "tickets.hand_over_devices",
         }
     ),
     TECHNICIAN: frozenset(

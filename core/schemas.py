@@ -303,7 +303,7 @@ QueryBool = Annotated[
 ]
 
 
-def _iso(value: datetime) -> str:
+def iso_timestamp(value: datetime) -> str:
     # Full microseconds: a client sends updatedAt back for optimistic concurrency, so the
     # value must round-trip exactly (Django's JSON encoder would cut it to milliseconds).
     return value.isoformat()
@@ -311,7 +311,7 @@ def _iso(value: datetime) -> str:
 
 Timestamp = Annotated[
     datetime,
-    PlainSerializer(_iso, return_type=str),
+    PlainSerializer(iso_timestamp, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 

@@ -28,7 +28,7 @@ from core.schemas import camel, now_iso
 from customers.api import customer_out
 from customers.api import router as customers_router
 from tickets.api import router as tickets_router
-from tickets.api import ticket_out
+from tickets.api import statuses_router, ticket_out
 
 logger = logging.getLogger("repairshop.api")
 
@@ -365,3 +365,4 @@ api = RepairshopAPI(
 )
 api.add_router("/customers", customers_router, tags=["customers"])
 api.add_router("/tickets", tickets_router, tags=["tickets"])
+api.add_router("/statuses", statuses_router, tags=["statuses"])

@@ -195,7 +195,15 @@ CACHES["rendered"] = {
     "OPTIONS": {"MAX_ENTRIES": 300, "CULL_FREQUENCY": 3},
 }
 # Every table a remembered list reads: a change to any of them moves the data version.
-RENDERED_VERSION_MODELS = ["tickets.Ticket", "customers.Customer", "accounts.User"]
+RENDERED_VERSION_MODELS = [
+    "tickets.Ticket",
+    "customers.Customer",
+    "accounts.User",
+    "tickets.Status",
+]
+# Columns holding a moment after which a list shows a row differently (a ticket turns
+# overdue without anyone writing): the latest one already passed is part of the version.
+RENDERED_VERSION_DEADLINES = ["tickets.Ticket.overdue_at"]
 # Render every hit afresh and fail on any difference from what was remembered (on in tests).
 RENDERED_VERIFY = env.bool("RENDERED_VERIFY", default=False)
 

@@ -41,9 +41,10 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True)
 def role_groups_after_flush(request):
-    """A transactional test ends with a flush that deletes the role groups: they come from a
-    data migration, which the flush does not replay. Before each transactional test, put
-    them back as accounts.roles says (before the user fixtures, which look the groups up)."""
+    """A transactional test ends with a flush that deletes the role groups and the default
+    statuses: they come from data migrations, which the flush does not replay. Before each
+    transactional test, put them back as accounts.roles and tickets.default_statuses say
+    (before the user fixtures, which look the groups up)."""
     if not _is_transactional(request.node):
         return
     request.getfixturevalue("transactional_db")
@@ -55,6 +56,10 @@ def role_groups_after_flush(request):
     # content types) are gone too.
     for app_config in apps.get_app_configs():
         create_permissions(app_config, verbosity=0)
+    from tickets.default_statuses import install_default_statuses
+    from tickets.models import Status, StatusGroupDefault, StatusTransition
+
+    install_default_statuses(Status, StatusTransition, StatusGroupDefault)
     for role, perms in roles.ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role)
         group.permissions.set(

@@ -3,10 +3,11 @@
 import itertools
 
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from accounts.models import ApiToken, User
 from customers.models import Customer
-from tickets.models import Priority, Ticket
+from tickets.models import Priority, Status, StatusChange, StatusGroupDefault, Ticket
 
 _seq = itertools.count(1)
 
@@ -53,4 +54,23 @@ def make_ticket(*, customer: Customer | None = None, **fields) -> Ticket:
         "priority": Priority.MEDIUM,
     }
     values.update(fields)
-    return Ticket.objects.create(customer=customer or make_customer(), **values)
+    # A status by key, or the group default part 1's `completed` stands for (as the
+    # services do); completed and the overdue deadline follow the status.
+    status = values.pop("status", None)
+    completed = values.pop("completed", False)
+    if isinstance(status, str):
+        status = Status.objects.get(key=status)
+    if status is None:
+        status = StatusGroupDefault.objects.get(group="ready" if completed else "new").status
+    values.setdefault("status_changed_at", values.get("created_at") or timezone.now())
+    if status.time_limit is not None:
+        values.setdefault("overdue_at", values["status_changed_at"] + status.time_limit)
+    if status.completed:
+        values.setdefault("completed_at", values["status_changed_at"])
+    ticket = Ticket.objects.create(
+        customer=customer or make_customer(), status=status, completed=status.completed, **values
+    )
+    StatusChange.objects.create(
+        ticket=ticket, from_status=None, to_status=status, at=ticket.status_changed_at
+    )
+    return ticket

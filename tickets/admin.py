@@ -7,7 +7,7 @@ from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR
 from django.core.paginator import Paginator
 
 from core.admin_base import ReadOnlyAdmin, ServiceWriteAdmin
-from tickets.models import Notification, Ticket
+from tickets.models import Notification, Status, StatusGroup, StatusGroupDefault, Ticket
 from tickets.queries import counted_tickets
 
 # Form field -> the key the services take.
@@ -51,11 +51,11 @@ class TicketAdmin(ServiceWriteAdmin):
     # "#number title" in one cell, as on the ticket pages: each cell of each row costs the
     # admin's generic lookup and formatting, and the changelist is rendered 25 rows at a time
     # on every view (benchmark, docs/benchmarks.md).
-    list_display = ("ticket", "customer", "tech", "priority", "status", "created_at")
+    list_display = ("ticket", "customer", "tech", "priority", "status_label", "created_at")
     # One link a row: each is a reverse() per row, a tenth of the changelist's rendering.
     list_display_links = ("ticket",)
-    list_filter = ("completed", "priority", "device_type")
-    list_select_related = ("customer", "tech")
+    list_filter = ("status", "completed", "priority", "device_type")
+    list_select_related = ("customer", "tech", "status")
     search_fields = (
         "id__exact",
         "title",
@@ -65,7 +65,7 @@ class TicketAdmin(ServiceWriteAdmin):
     )
     ordering = ("-created_at", "-id")
     autocomplete_fields = ("customer", "tech")
-    readonly_fields = ("completed_at", "created_at", "updated_at")
+    readonly_fields = ("status_changed_at", "completed_at", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("customer", "title", "description", "tech", "priority", "category")}),
         (
@@ -86,7 +86,8 @@ class TicketAdmin(ServiceWriteAdmin):
             {
                 "fields": (
                     "estimated_hours",
-                    "completed",
+                    "status",
+                    "status_changed_at",
                     "notes",
                     "completed_at",
                     "created_at",
@@ -103,11 +104,29 @@ class TicketAdmin(ServiceWriteAdmin):
     def ticket(self, ticket):
         return f"#{ticket.pk} {ticket.title}"
 
-    @admin.display(description="Status", ordering="completed")
-    def status(self, ticket):
-        # A word, as on the ticket pages: the admin's yes/no icon costs a static-file
-        # lookup on every row.
-        return "Completed" if ticket.completed else "Open"
+    @admin.display(description="Status", ordering="status__position")
+    def status_label(self, ticket):
+        return ticket.status.label
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "status":
+            # A move goes through the service's rules (a manager's is an override); only
+            # an active status can be entered.
+            kwargs["queryset"] = Status.objects.filter(active=True).order_by("position", "id")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None and "status" in form.base_fields:
+            form.base_fields["status"].required = False  # blank: the new group's default
+        return form
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        default = StatusGroupDefault.objects.filter(group=StatusGroup.NEW).first()
+        if default is not None:
+            initial.setdefault("status", default.status_id)
+        return initial
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         """The unfiltered changelist (only sorting and paging in the URL) takes its total from
@@ -129,7 +148,9 @@ class TicketAdmin(ServiceWriteAdmin):
         from tickets import services
 
         if not change:
-            data = _service_data(form, [*EDIT_FIELDS, "completed"])
+            data = _service_data(form, EDIT_FIELDS)
+            if form.cleaned_data.get("status") is not None:
+                data["status"] = form.cleaned_data["status"].key
             if data.get("tech") is None:
                 del data["tech"]  # absent means auto-assign (docs/api.md §5)
             saved = services.ticket_create(actor=request.user, data=data)
@@ -141,9 +162,9 @@ class TicketAdmin(ServiceWriteAdmin):
                 saved = services.ticket_update(
                     actor=request.user, ticket_id=obj.pk, data=_service_data(form, fields)
                 )
-            if "completed" in changed:
+            if "status" in changed:
                 saved = services.ticket_set_status(
-                    actor=request.user, ticket_id=obj.pk, completed=form.cleaned_data["completed"]
+                    actor=request.user, ticket_id=obj.pk, status=form.cleaned_data["status"]
                 )
         obj.__dict__.update({f.attname: getattr(saved, f.attname) for f in obj._meta.fields})
 

@@ -27,6 +27,7 @@ from core.schemas import (
     Timestamp,
     body_rules,
     error_responses,
+    iso_timestamp,
     metadata,
     optional_text,
     pagination,
@@ -36,13 +37,23 @@ from core.schemas import (
     rule_errors,
 )
 from tickets import queries, services
-from tickets.models import DeviceType, Priority, Ticket
+from tickets.models import DeviceType, Priority, StatusGroup, Ticket
 
 router = Router(by_alias=True)
+statuses_router = Router(by_alias=True)
 
 # Spelled from the models and queries.SORT_KEYS, so that the schema cannot drift from them.
 PriorityName = Literal[tuple(priority.api_name for priority in Priority)]
 DeviceTypeName = Literal[tuple(DeviceType.values)]
+StatusGroupName = Literal[tuple(StatusGroup.values)]
+StatusKey = Annotated[
+    str,
+    Field(
+        max_length=100,
+        pattern=NO_NUL_PATTERN,
+        description="a status's key (GET /api/statuses); unknown or inactive: 400",
+    ),
+]
 
 
 # ---- objects -------------------------------------------------------------------------------
@@ -62,7 +73,11 @@ class TicketOut(ApiOut):
     priority: PriorityName
     category: str
     estimated_hours: float | None
-    completed: bool
+    completed: bool = Field(description="true exactly when statusGroup is ready or closed")
+    status: str = Field(description="the status's key")
+    status_group: StatusGroupName
+    status_changed_at: Timestamp
+    overdue: bool = Field(description="longer in its status than the status's time limit")
     notes: str
     device_type: DeviceTypeName
     device_brand: str
@@ -87,6 +102,18 @@ class TicketOut(ApiOut):
         return Priority(ticket.priority).api_name
 
     @staticmethod
+    def resolve_status(ticket: Ticket) -> str:
+        return ticket.status.key
+
+    @staticmethod
+    def resolve_status_group(ticket: Ticket) -> str:
+        return ticket.status.group
+
+    @staticmethod
+    def resolve_overdue(ticket: Ticket) -> bool:
+        return ticket.is_overdue()
+
+    @staticmethod
     def resolve_customer(ticket: Ticket, context) -> Any:
         return ticket.customer if (context or {}).get("include_customer") else None
 
@@ -109,6 +136,9 @@ class TicketFiltersOut(ApiOut):
     tech: str | None = Field(None, exclude_if=lambda value: value is None)
     customer_id: int | None = Field(None, exclude_if=lambda value: value is None)
     priority: PriorityName | None = Field(None, exclude_if=lambda value: value is None)
+    status: str | None = Field(None, exclude_if=lambda value: value is None)
+    status_group: str | None = Field(None, exclude_if=lambda value: value is None)
+    overdue: bool | None = Field(None, exclude_if=lambda value: value is None)
     date_from: str | None = Field(None, exclude_if=lambda value: value is None)
     date_to: str | None = Field(None, exclude_if=lambda value: value is None)
 
@@ -148,10 +178,14 @@ def _ticket_rules(*, creating: bool):
 
 def _status_rules(data: dict[str, Any], request) -> dict[str, list[str]]:
     # A `completed` the schema refused is not checked again (and is left out of the answer).
+    status = data.get("status")
     return rule_errors(
         services.clean_status_data,
-        completed=data.get("completed", False),
+        completed=data.get("completed", None if status is not None else False),
+        status=status,
         notes=data.get("notes"),
+        comment=data.get("comment"),
+        notify_customer=data.get("notify_customer"),
     )
 
 
@@ -164,7 +198,11 @@ class TicketCreateIn(ApiIn):
     priority: PriorityName = "medium"
     category: optional_text(100) = ""
     estimated_hours: Hours = None
-    completed: bool = False
+    completed: bool = Field(False, description="true: start in the ready group's default")
+    status: StatusKey = Field(
+        None,
+        description="any active status outside the closed group; absent: the new group's default",
+    )
     notes: optional_text(10000) = ""
     device_type: DeviceTypeName = ""
     device_brand: optional_text(100) = ""
@@ -197,7 +235,16 @@ class TicketUpdateIn(ApiIn):
 
 @body_rules(_status_rules)
 class TicketStatusIn(ApiIn):
-    completed: bool
+    """Either part 1's `completed` (with `notes`) or a `status` (with `comment`); not both."""
+
+    completed: bool = Field(
+        None,
+        description="part 1: true moves to the ready group's default, false to the"
+        " in-progress group's; nothing changes when the ticket already is that",
+    )
+    status: StatusKey = Field(None, description="the status to move to")
+    comment: optional_text(2000) = Field(None, description="goes to the history entry")
+    notify_customer: bool = Field(None, description="default: the status's own setting")
     notes: optional_text(10000) = None
     updated_at: Annotated[datetime, Strict(False)] = Field(
         None, description="the updatedAt you last read; 409 CONFLICT if the row changed since"
@@ -225,6 +272,13 @@ class TicketListQuery(ApiQuery):
     tech: str | None = Field(None, max_length=254, pattern=NO_NUL_PATTERN)
     customer_id: int | None = Field(None, ge=1, le=2**63 - 1)
     priority: PriorityName | None = None
+    status: str | None = Field(
+        None, max_length=2000, pattern=NO_NUL_PATTERN, description="status keys, comma-separated"
+    )
+    status_group: str | None = Field(
+        None, max_length=200, pattern=NO_NUL_PATTERN, description="groups, comma-separated"
+    )
+    overdue: QueryBool = None
     date_from: DateParam = None
     date_to: DateParam = None
     sort_by: Literal[tuple(queries.SORT_KEYS)] = "createdAt"
@@ -258,6 +312,9 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
         tech_email=tech,
         customer_id=params.customer_id,
         priority=params.priority,
+        statuses=params.status,
+        groups=params.status_group,
+        overdue=params.overdue,
         date_from=date_from,
         date_to=date_to,
         sort_by=queries.SORT_KEYS[params.sort_by],
@@ -270,6 +327,9 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
         "tech": tech,
         "customerId": params.customer_id,
         "priority": params.priority,
+        "status": params.status,
+        "statusGroup": params.status_group,
+        "overdue": params.overdue,
         "dateFrom": date_from,
         "dateTo": date_to,
     }
@@ -337,16 +397,118 @@ def update_ticket(request: HttpRequest, ticket_id: TicketId, payload: TicketUpda
 @router.post(
     "/{int:ticket_id}/status",
     response={200: TicketBody, **error_responses(*COMMON_ERRORS, 404, 409)},
-    summary="Complete or reopen a ticket",
+    summary="Change a ticket's status",
     operation_id="setTicketStatus",
 )
 def set_ticket_status(request: HttpRequest, ticket_id: TicketId, payload: TicketStatusIn):
-    """`notes`, when given (even ""), replaces the ticket's notes."""
+    """Move to `status`, or part 1's complete / reopen with `completed`. A move outside the
+    current status's `next` is 409 INVALID_TRANSITION with the allowed moves (managers may
+    override); only managers and the front desk move into the closed group. `notes`, when
+    given (even ""), replaces the ticket's notes."""
     ticket = services.ticket_set_status(
         actor=request.auth,
         ticket_id=ticket_id,
         completed=payload.completed,
+        status=payload.status,
         notes=payload.notes,
+        comment=payload.comment,
+        notify_customer=payload.notify_customer,
         expected_updated_at=payload.updated_at,
     )
     return respond({"ticket": ticket_out(ticket), "metadata": metadata(request)})
+
+
+# ---- history and statuses --------------------------------------------------------------------
+class ActorOut(ApiOut):
+    id: int
+    name: str
+
+
+class HistoryEntryOut(ApiOut):
+    from_: str | None = Field(alias="from")
+    to: str
+    at: Timestamp
+    by: ActorOut | None = Field(description="null: the customer")
+    comment: str
+    override: bool
+    notified: bool
+
+
+class HistoryBody(ApiOut):
+    history: list[HistoryEntryOut]
+    metadata: Metadata
+
+
+def history_entry_out(entry: queries.HistoryEntry) -> dict:
+    change = entry.change
+    by = change.by
+    return {
+        "from": change.from_status.key if change.from_status_id else None,
+        "to": change.to_status.key,
+        "at": iso_timestamp(change.at),
+        "by": None if by is None else {"id": by.pk, "name": by.get_full_name() or by.username},
+        "comment": change.comment,
+        "override": change.override,
+        "notified": change.notified,
+    }
+
+
+@router.get(
+    "/{int:ticket_id}/history",
+    response={200: HistoryBody, **error_responses(*COMMON_ERRORS, 404)},
+    summary="A ticket's status history",
+    operation_id="getTicketHistory",
+)
+def get_ticket_history(request: HttpRequest, ticket_id: TicketId):
+    """Every status change, oldest first; the creation is the first entry (`from` null)."""
+    _, entries = queries.ticket_history(user=request.auth, ticket_id=ticket_id)
+    return respond(
+        {"history": [history_entry_out(e) for e in entries], "metadata": metadata(request)}
+    )
+
+
+class StatusOut(ApiOut):
+    key: str
+    label: str
+    group: StatusGroupName
+    position: int
+    is_default: bool
+    notify_customer: bool
+    time_limit_hours: int | None
+    active: bool
+    next: list[str]
+
+
+class StatusListBody(ApiOut):
+    statuses: list[StatusOut]
+    metadata: Metadata
+
+
+@statuses_router.get(
+    "",
+    response={200: StatusListBody, **error_responses(*COMMON_ERRORS)},
+    summary="List statuses",
+    operation_id="listStatuses",
+)
+def list_statuses(request: HttpRequest):
+    """Every status, active and inactive, by position, with the moves each allows."""
+    flow = queries.status_list(user=request.auth)
+    return respond(
+        {
+            "statuses": [
+                {
+                    "key": status.key,
+                    "label": status.label,
+                    "group": status.group,
+                    "position": status.position,
+                    "isDefault": status.pk in flow.default_ids,
+                    "notifyCustomer": status.notify_customer,
+                    "timeLimitHours": status.time_limit_hours,
+                    "active": status.active,
+                    "next": flow.next_keys(status),
+                }
+                for status in flow.statuses
+            ],
+            "metadata": metadata(request),
+        }
+    )

@@ -18,6 +18,7 @@ SORT_CHOICES = [
     ("priority", "Priority"),
     ("title", "Title"),
     ("id", "Number"),
+    ("status", "Status"),
 ]
 PRIORITY_CHOICES = [(p.api_name, p.label) for p in Priority]
 

@@ -2,6 +2,7 @@
 technician's queue and the cheap "has anything changed" version for polling. The
 visibility rule (a technician sees only their own tickets) is applied here, once."""
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -17,7 +18,15 @@ from accounts.permissions import AccessDenied
 from core.errors import validation_error
 from core.rendered import Audience
 from core.validation import has_nul, is_storable_id
-from tickets.models import Priority, Ticket
+from tickets.models import (
+    Priority,
+    Status,
+    StatusChange,
+    StatusGroup,
+    StatusGroupDefault,
+    StatusTransition,
+    Ticket,
+)
 
 # The list's sort keys as the API and the pages name them (sortBy) -> the column; the one
 # map both use. ticket_list takes the column.
@@ -27,6 +36,7 @@ SORT_KEYS = {
     "createdAt": "created_at",
     "updatedAt": "updated_at",
     "priority": "priority",
+    "status": "status",  # by the status's position, ties by id
 }
 SORT_FIELDS = tuple(SORT_KEYS.values())
 SORT_ORDERS = ("asc", "desc")
@@ -42,8 +52,45 @@ class TicketFilters:
     priority: int | str | None = None  # Priority value or API name ("high")
     date_from: date | datetime | str | None = None
     date_to: date | datetime | str | None = None
+    statuses: list[str] | str | None = None  # status keys; a comma-separated string too
+    groups: list[str] | str | None = None  # status groups, the same
+    overdue: bool | None = None
     sort_by: str = "created_at"
     sort_order: str = "desc"
+
+
+def _values(value) -> list[str]:
+    """A filter given as "a,b", ["a", "b"] or ["a,b"]: its values, blanks dropped."""
+    items = [value] if isinstance(value, str) else list(value)
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+def status_ids(filters: TicketFilters, flow: "Workflow | None" = None) -> list[int] | None:
+    """The statuses the status and group filters leave (both given: those in both), or None
+    without either. VALIDATION_ERROR naming every unknown key and group at once."""
+    if filters.statuses is None and filters.groups is None:
+        return None
+    flow = flow or workflow()
+    field_errors: dict[str, list[str]] = {}
+    chosen = set(flow.by_id)
+    if filters.statuses is not None:
+        keys = _values(filters.statuses)
+        unknown = [key for key in keys if key not in flow.by_key]
+        if unknown or not keys:
+            field_errors["status"] = [f"Unknown status: {', '.join(unknown) or '(none)'}."]
+        chosen &= {flow.by_key[key].pk for key in keys if key in flow.by_key}
+    if filters.groups is not None:
+        groups = _values(filters.groups)
+        unknown = [group for group in groups if group not in StatusGroup.values]
+        if unknown or not groups:
+            field_errors["status_group"] = [
+                f"Unknown group: {', '.join(unknown) or '(none)'}."
+                f" Use {', '.join(StatusGroup.values)}."
+            ]
+        chosen &= {status.pk for status in flow.in_groups(groups)}
+    if field_errors:
+        raise validation_error(field_errors)
+    return sorted(chosen)
 
 
 def as_bound(value, *, field: str, end: bool) -> datetime:
@@ -127,7 +174,7 @@ class TicketQuerySet(QuerySet):
 def _visible_tickets(user) -> TicketQuerySet:
     if not permissions.can_view_tickets(user):
         raise AccessDenied()
-    qs = TicketQuerySet(Ticket).select_related("customer", "tech")
+    qs = TicketQuerySet(Ticket).select_related("customer", "tech", "status")
     if not permissions.can_view_all_tickets(user):
         qs = qs.filter(tech=user)
     return qs
@@ -166,6 +213,9 @@ def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticke
             filters.priority is not None,
             filters.date_from is not None,
             filters.date_to is not None,
+            filters.statuses is not None,
+            filters.groups is not None,
+            filters.overdue is not None,
         )
     )
     counted_tech = None if permissions.can_view_all_tickets(user) else user.pk
@@ -209,8 +259,17 @@ def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticke
         else:
             qs = qs.filter(created_at__lte=bound)
 
+    chosen = status_ids(filters)
+    if chosen is not None:
+        qs = qs.filter(status_id__in=chosen)
+    if filters.overdue is not None:
+        overdue = Q(overdue_at__lte=timezone.now())
+        qs = qs.filter(overdue if filters.overdue else ~overdue)
+
     prefix = "-" if filters.sort_order == "desc" else ""
-    if filters.sort_by == "id":
+    if filters.sort_by == "status":
+        qs = qs.order_by(f"{prefix}status__position", f"{prefix}status_id", f"{prefix}id")
+    elif filters.sort_by == "id":
         qs = qs.order_by(f"{prefix}id")
     else:
         qs = qs.order_by(f"{prefix}{filters.sort_by}", f"{prefix}id")
@@ -249,13 +308,123 @@ def ticket_get(*, user, ticket_id: int) -> Ticket:
 
 
 def technician_queue(*, user) -> QuerySet[Ticket]:
-    """The user's open tickets, most urgent first, then oldest (the ticket_queue_idx order)."""
+    """The user's open tickets (groups new, in progress and waiting: their load), by status
+    (its position), then most urgent first, then oldest."""
     if not permissions.can_view_tickets(user):
         raise AccessDenied()
     return (
         TicketQuerySet(Ticket)
-        .select_related("customer", "tech")
+        .select_related("customer", "tech", "status")
         .filter(tech=user, completed=False)
-        .order_by("-priority", "created_at", "id")
+        .order_by("status__position", "status_id", "-priority", "created_at", "id")
         .counted_as(tech_id=user.pk, completed=False)
     )
+
+
+# --- statuses (contract §12) -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Workflow:
+    """Every status, its allowed moves and each group's default, read at once (three small
+    queries): what the services check a move against and what the pages offer."""
+
+    statuses: tuple[Status, ...]  # by position, then id
+    next_ids: dict[int, tuple[int, ...]]  # status id -> the ids of its `next`, by position
+    defaults: dict[str, Status]  # group -> its default status
+
+    @functools.cached_property
+    def by_id(self) -> dict[int, Status]:
+        return {status.pk: status for status in self.statuses}
+
+    @functools.cached_property
+    def by_key(self) -> dict[str, Status]:
+        return {status.key: status for status in self.statuses}
+
+    @functools.cached_property
+    def default_ids(self) -> frozenset[int]:
+        return frozenset(status.pk for status in self.defaults.values())
+
+    def next_of(self, status: Status) -> list[Status]:
+        return [self.by_id[pk] for pk in self.next_ids.get(status.pk, ())]
+
+    def next_keys(self, status: Status) -> list[str]:
+        return [target.key for target in self.next_of(status)]
+
+    def active_key(self, key) -> Status | None:
+        """The active status with this key, or None (unknown, inactive or not a key)."""
+        status = self.by_key.get(key) if isinstance(key, str) else None
+        return status if status is not None and status.active else None
+
+    def in_groups(self, groups) -> list[Status]:
+        return [status for status in self.statuses if status.group in groups]
+
+    def moves_for(self, user, ticket: Ticket) -> list[Status]:
+        """The statuses `user` may move `ticket` to from a page: the active ones of its
+        status's `next`, without the closed group for a role that does not hand devices
+        over, and nothing where they may not change this ticket's status at all."""
+        if not permissions.can_change_status(user, ticket):
+            return []
+        current = self.by_id[ticket.status_id]
+        hand_over = permissions.can_hand_over_devices(user)
+        return [
+            target
+            for target in self.next_of(current)
+            if target.active and (hand_over or target.group != StatusGroup.CLOSED)
+        ]
+
+
+def workflow() -> Workflow:
+    statuses = tuple(Status.objects.order_by("position", "id"))
+    position = {status.pk: (status.position, status.pk) for status in statuses}
+    next_ids: dict[int, list[int]] = {}
+    for source, target in StatusTransition.objects.values_list("source_id", "target_id"):
+        next_ids.setdefault(source, []).append(target)
+    by_id = {status.pk: status for status in statuses}
+    defaults = {
+        group: by_id[status_id]
+        for group, status_id in StatusGroupDefault.objects.values_list("group", "status_id")
+    }
+    return Workflow(
+        statuses=statuses,
+        next_ids={k: tuple(sorted(v, key=position.__getitem__)) for k, v in next_ids.items()},
+        defaults=defaults,
+    )
+
+
+def status_list(*, user) -> Workflow:
+    """Every status (active and inactive), for every role that may read tickets."""
+    if not permissions.can_view_tickets(user):
+        raise AccessDenied()
+    return workflow()
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    change: StatusChange
+    # How long the ticket stayed in `change.to_status`: until the next entry, or until now
+    # for the status it is still in (then `current` is True).
+    duration: timedelta
+    current: bool
+
+
+def ticket_history(*, user, ticket_id: int) -> tuple[Ticket, list[HistoryEntry]]:
+    """A ticket's status history, oldest first, with the time spent in each status. The
+    same visibility as the ticket. Two queries, however long the history."""
+    ticket = ticket_get(user=user, ticket_id=ticket_id)
+    changes = list(
+        StatusChange.objects.filter(ticket=ticket)
+        .select_related("from_status", "to_status", "by")
+        .order_by("id")
+    )
+    now = timezone.now()
+    entries = []
+    for i, change in enumerate(changes):
+        following = changes[i + 1] if i + 1 < len(changes) else None
+        until = following.at if following is not None else now
+        entries.append(
+            HistoryEntry(
+                change=change,
+                duration=max(until - change.at, timedelta(0)),
+                current=following is None,
+            )
+        )
+    return ticket, entries

@@ -5,6 +5,7 @@ then writes the row, its activity entry and the technician's email (queued) in o
 transaction.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -29,9 +30,15 @@ from core.validation import (
     is_storable_id,
 )
 from customers.models import Customer
-from tickets.models import DeviceType, Priority, Ticket
+from tickets.models import DeviceType, Priority, Status, StatusChange, StatusGroup, Ticket
 from tickets.notifications import queue_assignment_email
-from tickets.queries import PRIORITY_MESSAGE, active_technicians, priority_value
+from tickets.queries import (
+    PRIORITY_MESSAGE,
+    Workflow,
+    active_technicians,
+    priority_value,
+    workflow,
+)
 
 CONFLICT_MESSAGE = "This ticket was changed by someone else. Reload and try again."
 INVALID_CUSTOMER_MESSAGE = "Customer does not exist or is inactive"
@@ -52,7 +59,13 @@ TEXT_FIELDS: dict[str, tuple[int, bool]] = {
 EDITABLE_FIELDS = frozenset(
     [*TEXT_FIELDS, "customer_id", "tech", "priority", "estimated_hours", "device_type"]
 )
-CREATE_FIELDS = EDITABLE_FIELDS | {"completed"}
+CREATE_FIELDS = EDITABLE_FIELDS | {"completed", "status"}
+UNKNOWN_STATUS_MESSAGE = "Unknown or inactive status"
+STATUS_OR_COMPLETED_MESSAGE = "Give either status or completed, not both."
+CLOSED_ON_CREATE_MESSAGE = "A new ticket cannot start in a closed status."
+CLOSED_NOT_YOURS_MESSAGE = "Only the front desk and managers hand devices over (closed statuses)"
+TRANSITION_MESSAGE = "This ticket cannot move from {source} to {target}"
+COMMENT_MAX = 2000
 REQUIRED_ON_CREATE = ("customer_id", "title", "description")
 
 
@@ -128,20 +141,79 @@ def clean_ticket_data(data: dict[str, Any], *, creating: bool) -> dict[str, Any]
             cleaned[key] = value
         elif key == "completed":
             cleaned[key] = clean_bool(value, field=key, errors=field_errors)
+        elif key == "status":
+            cleaned[key] = _clean_status_key(value, field_errors)
+    if "status" in data and "completed" in data:
+        field_errors.add("status", STATUS_OR_COMPLETED_MESSAGE)
+    if isinstance(cleaned.get("status"), Status) and cleaned["status"].group == StatusGroup.CLOSED:
+        field_errors.add("status", CLOSED_ON_CREATE_MESSAGE)
     field_errors.raise_if_any()
     return cleaned
 
 
-def clean_status_data(*, completed: Any, notes: Any) -> str | None:
-    """Validates a status change's fields; returns the trimmed notes (None: keep them)."""
+def _clean_status_key(value: Any, field_errors: FieldErrors, flow: Workflow | None = None):
+    # Rule 1 of §12: an unknown or inactive status is a 400 on field "status".
+    if isinstance(value, Status):
+        value = value.key
+    status = (flow or workflow()).active_key(value)
+    if status is None:
+        field_errors.add("status", UNKNOWN_STATUS_MESSAGE)
+    return status
+
+
+@dataclass(frozen=True)
+class StatusRequest:
+    """A status change as asked: part 1's `completed` or §12's `status` (exactly one)."""
+
+    completed: bool | None
+    status: Status | None
+    notes: str | None  # part 1's: replaces the ticket's notes when given
+    comment: str  # §12's: goes to the history entry
+    notify_customer: bool | None
+
+
+def clean_status_data(
+    *,
+    completed: Any = None,
+    status: Any = None,
+    notes: Any = None,
+    comment: Any = None,
+    notify_customer: Any = None,
+    flow: Workflow | None = None,
+) -> StatusRequest:
+    """Validates a status change's fields (every bad one at once): exactly one of
+    `completed` and `status` (an active status's key)."""
     field_errors = FieldErrors()
-    clean_bool(completed, field="completed", errors=field_errors)
+    if completed is not None and status is not None:
+        field_errors.add("status", STATUS_OR_COMPLETED_MESSAGE)
+    elif completed is None and status is None:
+        field_errors.add("completed", "Give completed (true or false) or a status.")
+    if completed is not None:
+        clean_bool(completed, field="completed", errors=field_errors)
+    target = None
+    if status is not None:
+        target = _clean_status_key(status, field_errors, flow)
     if notes is not None:
         notes = clean_text(
             notes, field="notes", errors=field_errors, max_length=10000, required=False
         )
+    comment = (
+        ""
+        if comment is None
+        else clean_text(
+            comment, field="comment", errors=field_errors, max_length=COMMENT_MAX, required=False
+        )
+    )
+    if notify_customer is not None:
+        clean_bool(notify_customer, field="notify_customer", errors=field_errors)
     field_errors.raise_if_any()
-    return notes
+    return StatusRequest(
+        completed=completed,
+        status=target,
+        notes=notes,
+        comment=comment or "",
+        notify_customer=notify_customer,
+    )
 
 
 def _technician_by_email(email: Any) -> User | None:
@@ -234,6 +306,8 @@ def _mark_assigned(tech: User) -> None:
 def _json_safe(key: str, value: Any) -> Any:
     if isinstance(value, User):
         return value.email
+    if isinstance(value, Status):
+        return value.key
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
@@ -260,7 +334,7 @@ def _lock_ticket(ticket_id: int) -> Ticket:
     locked = Ticket.objects.select_for_update(no_key=True).filter(pk=ticket_id).values_list("pk")
     if not list(locked):
         raise NotFound("Ticket not found")
-    return Ticket.objects.select_related("customer", "tech").get(pk=ticket_id)
+    return Ticket.objects.select_related("customer", "tech", "status").get(pk=ticket_id)
 
 
 def _check_version(ticket: Ticket, expected_updated_at: datetime | None) -> None:
@@ -274,7 +348,7 @@ def _get_ticket(ticket_id: int) -> Ticket:
     if not is_storable_id(ticket_id):
         raise NotFound("Ticket not found")
     try:
-        return Ticket.objects.select_related("customer", "tech").get(pk=ticket_id)
+        return Ticket.objects.select_related("customer", "tech", "status").get(pk=ticket_id)
     except Ticket.DoesNotExist:
         raise NotFound("Ticket not found") from None
 
@@ -288,17 +362,27 @@ def ticket_create(*, actor, data: dict[str, Any]) -> Ticket:
     cleaned = clean_ticket_data(data, creating=True)
     tech = cleaned.pop("tech", None)
     customer_id = cleaned.pop("customer_id")
+    # Part 1's "completed": true is the ready group's default; no status: the new group's.
+    status = cleaned.pop("status", None)
+    completed = cleaned.pop("completed", False)
     with transaction.atomic():
+        flow = workflow()
+        if status is None:
+            status = flow.defaults[StatusGroup.READY if completed else StatusGroup.NEW]
         customer = _lock_active_customer(customer_id)
         if tech is None:
             tech = _pick_technician()
         else:
             _check_technician(tech)
-        ticket = Ticket(customer=customer, tech=tech, **cleaned)
-        if ticket.completed:
-            ticket.completed_at = timezone.now()
-        full_clean(ticket, exclude=("customer", "tech"))
+        now = timezone.now()
+        ticket = Ticket(customer=customer, tech=tech, **cleaned, created_at=now)
+        _enter_status(ticket, status, now=now, was_completed=False)
+        full_clean(ticket, exclude=("customer", "tech", "status"))
         ticket.save()
+        StatusChange.objects.create(
+            ticket=ticket, from_status=None, to_status=status, at=now, by=actor
+        )
+        cleaned["status"] = status.key
         record_activity(
             actor=actor,
             action="ticket:create",
@@ -409,16 +493,42 @@ def ticket_assign(*, actor, ticket_id: int, tech: User | None) -> Ticket:
     return ticket
 
 
+def _enter_status(ticket: Ticket, status: Status, *, now: datetime, was_completed: bool):
+    """Puts the ticket in `status` as of `now`: part 1's completed and completedAt (when it
+    last entered the ready or closed groups from an open one), the overdue deadline."""
+    ticket.status = status
+    ticket.status_changed_at = now
+    ticket.overdue_at = None if status.time_limit is None else now + status.time_limit
+    ticket.completed = status.completed
+    if not status.completed:
+        ticket.completed_at = None
+    elif not was_completed:
+        ticket.completed_at = now
+
+
 def ticket_set_status(
     *,
     actor,
     ticket_id: int,
-    completed: bool,
+    completed: bool | None = None,
+    status: Any = None,
     notes: str | None = None,
+    comment: str | None = None,
+    notify_customer: bool | None = None,
     expected_updated_at: datetime | None = None,
 ) -> Ticket:
-    """Marks a ticket completed or reopens it. `notes`, when given (even ""), replaces the
-    ticket's notes. Technicians may do this only on their own tickets."""
+    """Moves a ticket to another status (contract §12), by `status` (a key or a Status) or by
+    part 1's `completed` (true: the ready group's default; false: the in-progress group's;
+    nothing changes when the ticket's `completed` already is that). The rules, in order:
+    an unknown or inactive status is a 400; the status it already has changes nothing; the
+    target must be in the current status's `next` (409 INVALID_TRANSITION), unless the actor
+    may override the rules (logged); only who hands devices over moves into the closed group.
+
+    The ticket's row is locked first and every rule is checked against the status found
+    under the lock, so concurrent moves of one ticket are applied one after the other, each
+    against the status the previous one left. The move, its history entry and its activity
+    entry are one transaction. `notes`, when given (even ""), replaces the ticket's notes
+    (part 1), also when the status stays."""
     # A role without any status permission is refused outright (403, like every service);
     # for a technician the ticket must exist (404) before "not your ticket" (403) is said.
     permissions.require(
@@ -430,31 +540,20 @@ def ticket_set_status(
     )
     ticket = _get_ticket(ticket_id)
     _require_status_permission(actor, ticket)
-    notes = clean_status_data(completed=completed, notes=notes)
+    asked = clean_status_data(
+        completed=completed,
+        status=status,
+        notes=notes,
+        comment=comment,
+        notify_customer=notify_customer,
+    )
     try:
         with transaction.atomic():
             ticket = _lock_ticket(ticket_id)
             if not permissions.can_change_status(actor, ticket):  # reassigned meanwhile
                 raise _Denied("ticket:status_change", permissions.STATUS_NOT_OWN_MESSAGE)
             _check_version(ticket, expected_updated_at)
-            old_completed = ticket.completed
-            update_fields = ["completed", "completed_at", "updated_at"]
-            if completed and not old_completed:
-                ticket.completed_at = timezone.now()
-            elif not completed:
-                ticket.completed_at = None
-            ticket.completed = completed
-            if notes is not None:
-                ticket.notes = notes
-                update_fields.append("notes")
-            ticket.save(update_fields=update_fields)
-            record_activity(
-                actor=actor,
-                action="ticket:status_change",
-                object_type="ticket",
-                object_id=ticket.pk,
-                metadata={"oldStatus": old_completed, "newStatus": completed, "notes": notes},
-            )
+            _move(actor, ticket, asked, workflow())
     except _Denied as denied:
         permissions.deny(
             actor,
@@ -464,6 +563,86 @@ def ticket_set_status(
             message=denied.message,
         )
     return ticket
+
+
+def _move(actor, ticket: Ticket, asked: StatusRequest, flow: Workflow) -> None:
+    source = flow.by_id[ticket.status_id]
+    if asked.completed is not None:
+        target = (
+            source
+            if asked.completed == ticket.completed
+            else flow.defaults[StatusGroup.READY if asked.completed else StatusGroup.IN_PROGRESS]
+        )
+    else:
+        target = flow.by_id[asked.status.pk]  # as it is now, under the ticket's lock
+    if target.pk == source.pk:  # rule 2: nothing about the status changes
+        if asked.notes is not None:
+            ticket.notes = asked.notes
+            ticket.save(update_fields=["notes", "updated_at"])
+            _record_status_change(actor, ticket, source, source, asked, override=False)
+        return
+    if not target.active:  # deactivated since the request was checked
+        raise validation_error({"status": [UNKNOWN_STATUS_MESSAGE]})
+    allowed = flow.next_keys(source)
+    override = target.key not in allowed
+    if override and not permissions.can_override_status_rules(actor):  # rule 3
+        raise DomainError(
+            errors.INVALID_TRANSITION,
+            TRANSITION_MESSAGE.format(source=source.label, target=target.label),
+            details={"from": source.key, "to": target.key, "allowed": allowed},
+        )
+    if target.group == StatusGroup.CLOSED and not permissions.can_hand_over_devices(actor):
+        raise _Denied("ticket:status_change", CLOSED_NOT_YOURS_MESSAGE)  # rule 4
+    now = timezone.now()
+    was_completed = ticket.completed
+    _enter_status(ticket, target, now=now, was_completed=was_completed)
+    update_fields = [
+        "status",
+        "status_changed_at",
+        "overdue_at",
+        "completed",
+        "completed_at",
+        "updated_at",
+    ]
+    if asked.notes is not None:
+        ticket.notes = asked.notes
+        update_fields.append("notes")
+    ticket.save(update_fields=update_fields)
+    StatusChange.objects.create(
+        ticket=ticket,
+        from_status=source,
+        to_status=target,
+        at=now,
+        by=actor,
+        comment=asked.comment,
+        override=override,
+        # Customer messages (contract §13) are not sent yet: nobody was told.
+        notified=False,
+    )
+    _record_status_change(
+        actor, ticket, source, target, asked, override=override, was_completed=was_completed
+    )
+
+
+def _record_status_change(
+    actor, ticket, source, target, asked, *, override: bool, was_completed: bool | None = None
+):
+    record_activity(
+        actor=actor,
+        action="ticket:status_change",
+        object_type="ticket",
+        object_id=ticket.pk,
+        metadata={
+            "from": source.key,
+            "to": target.key,
+            # part 1's old and new status, its notes
+            "oldStatus": ticket.completed if was_completed is None else was_completed,
+            "newStatus": ticket.completed,
+            "notes": asked.notes,
+            "comment": asked.comment,
+            "override": override,
+        },
+    )
 
 
 def _may_change_own_status(actor) -> bool:

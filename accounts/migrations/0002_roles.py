@@ -1,7 +1,7 @@
 """Creates the four role groups with exactly the permissions of accounts.roles.
 
 Idempotent: running it again (or after a permission was added by hand) resets each group
-to the matrix.
+to the matrix. Later migrations that add permissions run it again.
 """
 
 from django.apps import apps as global_apps
@@ -23,9 +23,14 @@ def create_roles(apps, schema_editor):
         objects = []
         for dotted in sorted(perms):
             app_label, codename = dotted.split(".")
-            objects.append(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
+            permission = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            # A permission of a model (or a Meta) a later migration adds does not exist yet
+            # at this point of the history: that migration runs this again
+            # (tickets/migrations/0006_default_statuses).
+            if permission is not None:
+                objects.append(permission)
         group.permissions.set(objects)
 
 

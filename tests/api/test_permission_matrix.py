@@ -31,6 +31,11 @@ MATRIX = {
     ("PATCH", "/api/tickets/{ticket_id}", "own"): (401, 401, 200, 200, 403, 403),
     ("POST", "/api/tickets/{ticket_id}/status", "own"): (401, 401, 200, 200, 200, 403),
     ("POST", "/api/tickets/{ticket_id}/status", "other"): (401, 401, 200, 200, 403, 403),
+    # §12 rule 4: into the closed group only for who hands devices over.
+    ("POST", "/api/tickets/{ticket_id}/status", "own-collect"): (401, 401, 200, 200, 403, 403),
+    ("GET", "/api/tickets/{ticket_id}/history", "own"): (401, 401, 200, 200, 200, 200),
+    ("GET", "/api/tickets/{ticket_id}/history", "other"): (401, 401, 200, 200, 403, 200),
+    ("GET", "/api/statuses", ""): (401, 401, 200, 200, 200, 200),
     # The schema and the docs need a token or a session when DEBUG is off (docs/api.md §1).
     ("GET", "/api/openapi.json", ""): (401, 401, 200, 200, 200, 200),
     ("GET", "/api/docs", ""): (401, 401, 200, 200, 200, 200),
@@ -53,7 +58,7 @@ def _client_for(caller: str, users: dict) -> ApiClient:
     return ApiClient(factories.make_token(users[caller]))
 
 
-def _body(method: str, path: str, users: dict) -> dict | None:
+def _body(method: str, path: str, variant: str, users: dict) -> dict | None:
     if (method, path) == ("POST", "/api/customers"):
         return customer_body(email="matrix@example.com")
     if (method, path) == ("PATCH", "/api/customers/{customer_id}"):
@@ -67,7 +72,7 @@ def _body(method: str, path: str, users: dict) -> dict | None:
     if (method, path) == ("PATCH", "/api/tickets/{ticket_id}"):
         return {"priority": "high"}
     if path.endswith("/status"):
-        return {"completed": True}
+        return {"status": "collected"} if variant == "own-collect" else {"completed": True}
     return None
 
 
@@ -84,14 +89,18 @@ def test_permission_matrix(operation, caller, expected, settings):
     other_technician = factories.make_user(username="t2", roles=[roles.TECHNICIAN])
     users["customer"] = customer = factories.make_customer()
     lonely = factories.make_customer()  # no tickets, so it may be deactivated
-    own = factories.make_ticket(customer=customer, tech=users["technician"])
+    own = factories.make_ticket(
+        customer=customer,
+        tech=users["technician"],
+        status="ready" if variant == "own-collect" else None,
+    )
     other = factories.make_ticket(customer=customer, tech=other_technician)
     path = template.format(
         customer_id=lonely.pk, ticket_id=(other if variant == "other" else own).pk
     )
 
     client = _client_for(caller, users)
-    body = _body(method, template, users)
+    body = _body(method, template, variant, users)
     response = (
         getattr(client, method.lower())(path, body)
         if body

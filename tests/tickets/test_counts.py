@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts import roles
 from tests import factories
 from tickets import queries
-from tickets.models import Ticket
+from tickets.models import Status, Ticket
 from tickets.queries import TicketFilters, counted_tickets
 
 
@@ -42,17 +42,19 @@ def test_totals_follow_every_kind_of_write(shop, technician, other_technician):
     _check_every_list(users)
     first, second, third, unassigned = shop["tickets"]
 
-    first.completed = True
+    first.status, first.completed = Status.objects.get(key="ready"), True
     first.save()  # open -> completed
     _check_every_list(users)
     third.tech = technician
     third.save()  # reassigned
     _check_every_list(users)
     unassigned.tech = other_technician
-    unassigned.completed = True
+    unassigned.status, unassigned.completed = Status.objects.get(key="collected"), True
     unassigned.save()  # both at once
     _check_every_list(users)
-    Ticket.objects.filter(pk=second.pk).update(completed=False, tech=None)  # no save()
+    Ticket.objects.filter(pk=second.pk).update(
+        status=Status.objects.get(key="in_repair"), completed=False, tech=None
+    )  # no save()
     _check_every_list(users)
     Ticket.objects.filter(pk=first.pk).delete()
     _check_every_list(users)

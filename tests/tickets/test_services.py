@@ -365,7 +365,10 @@ def test_complete_and_reopen(frontdesk, ticket):
     done.refresh_from_db()
     assert done.completed and done.completed_at is not None and done.notes == "Fixed"
     entry = ActivityLog.objects.get(action="ticket:status_change")
-    assert entry.metadata == {"oldStatus": False, "newStatus": True, "notes": "Fixed"}
+    # Part 1's keys, with §12's from/to (and comment, override) beside them.
+    part1 = {"oldStatus": False, "newStatus": True, "notes": "Fixed"}
+    assert {key: entry.metadata[key] for key in part1} == part1
+    assert (entry.metadata["from"], entry.metadata["to"]) == ("received", "ready")
     reopened = ticket_set_status(actor=frontdesk, ticket_id=ticket.pk, completed=False)
     reopened.refresh_from_db()
     assert not reopened.completed and reopened.completed_at is None

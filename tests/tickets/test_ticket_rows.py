@@ -8,6 +8,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from tests import factories
+from tickets.models import Status
 
 
 def _row(ticket, user, **extra) -> str:
@@ -52,7 +53,7 @@ def test_row_markup_and_escaping(ticket, frontdesk):
 
 @pytest.mark.django_db
 def test_completed_row_queue_variant_and_roles(ticket, frontdesk, other_technician, viewer):
-    ticket.completed = True
+    ticket.status, ticket.completed = Status.objects.get(key="ready"), True
     ticket.save()
     html = _row(ticket, frontdesk, hide_tech=True, row_next="/tickets/queue/?a=1&b=2")
     assert 'data-completed="true" class="is-completed"' in html

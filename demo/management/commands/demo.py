@@ -25,7 +25,7 @@ from accounts.models import User
 from core.models import ActivityLog
 from customers.models import Customer
 from demo import data as demo_data
-from tickets.models import Ticket
+from tickets.models import Status, Ticket
 from tickets.queries import active_technicians
 
 DEMO_PASSWORD = "repairshop-demo"
@@ -167,6 +167,8 @@ def create_demo_data(*, now) -> tuple[int, int]:
     ticket_times = sorted(
         now - timedelta(seconds=rng.randint(600, DAYS * 24 * 3600)) for _ in range(TICKET_COUNT)
     )
+    received = Status.objects.get(key="received")
+    ready = Status.objects.get(key="ready")
     open_from = int(TICKET_COUNT * (1 - OPEN_SHARE))  # the newest fifth is still open
     tickets = []
     for index, created_at in enumerate(ticket_times):
@@ -176,6 +178,7 @@ def create_demo_data(*, now) -> tuple[int, int]:
             customer=rng.choice(customers),
             tech=rng.choice(technicians) if technicians and rng.random() > 0.03 else None,
             created_at=created_at,
+            status=received if is_open else ready,
             completed=not is_open,
             **values,
         )
@@ -185,6 +188,7 @@ def create_demo_data(*, now) -> tuple[int, int]:
             )
             ticket.notes = rng.choice(demo_data.WORK_NOTES)
         ticket.updated_at = ticket.completed_at or created_at
+        ticket.status_changed_at = ticket.updated_at
         tickets.append(ticket)
     Ticket.objects.bulk_create(tickets)
     Ticket.objects.bulk_update(tickets, ["updated_at"])
