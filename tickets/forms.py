@@ -244,16 +244,25 @@ class TicketEditForm(TicketFieldsMixin):
 
 
 class StatusForm(forms.Form):
-    """Complete or reopen, with optional notes (left empty: the notes stay as they are)."""
+    """A move to `status` (a status key) with an optional comment for the history, or part
+    1's complete / reopen (`completed`) with optional notes (left empty: the notes stay as
+    they are). The service checks which of the two was given and every rule of the move."""
 
-    completed = forms.ChoiceField(choices=[("true", "Completed"), ("false", "Open")])
+    status = forms.CharField(max_length=100, required=False)
+    comment = forms.CharField(label="Comment (optional)", max_length=2000, required=False)
+    completed = forms.ChoiceField(
+        choices=[("true", "Completed"), ("false", "Open")], required=False
+    )
     notes = forms.CharField(label="Notes (optional)", max_length=10000, required=False)
     updated_at = forms.CharField(required=False)
 
     def values(self) -> dict:
         notes = self.cleaned_data.get("notes") or ""
+        completed = self.cleaned_data.get("completed")
         return {
-            "completed": self.cleaned_data["completed"] == "true",
+            "status": self.cleaned_data.get("status") or None,
+            "comment": self.cleaned_data.get("comment") or None,
+            "completed": None if not completed else completed == "true",
             "notes": notes if notes.strip() else None,
             "expected_updated_at": parse_timestamp(self.cleaned_data.get("updated_at")),
         }

@@ -64,7 +64,7 @@ UNKNOWN_STATUS_MESSAGE = "Unknown or inactive status"
 STATUS_OR_COMPLETED_MESSAGE = "Give either status or completed, not both."
 CLOSED_ON_CREATE_MESSAGE = "A new ticket cannot start in a closed status."
 CLOSED_NOT_YOURS_MESSAGE = "Only the front desk and managers hand devices over (closed statuses)"
-TRANSITION_MESSAGE = "This ticket cannot move from {source} to {target}"
+TRANSITION_MESSAGE = "{source} cannot move to {target}. Allowed: {allowed}."
 COMMENT_MAX = 2000
 REQUIRED_ON_CREATE = ("customer_id", "title", "description")
 
@@ -588,7 +588,11 @@ def _move(actor, ticket: Ticket, asked: StatusRequest, flow: Workflow) -> None:
     if override and not permissions.can_override_status_rules(actor):  # rule 3
         raise DomainError(
             errors.INVALID_TRANSITION,
-            TRANSITION_MESSAGE.format(source=source.label, target=target.label),
+            TRANSITION_MESSAGE.format(
+                source=source.label,
+                target=target.label,
+                allowed=", ".join(status.label for status in flow.next_of(source)) or "none",
+            ),
             details={"from": source.key, "to": target.key, "allowed": allowed},
         )
     if target.group == StatusGroup.CLOSED and not permissions.can_hand_over_devices(actor):

@@ -414,8 +414,9 @@ STALE_STATUS = (
 @page_login_required
 @require_POST
 def ticket_status(request, ticket_id: int):
-    """Complete or reopen. From app.js (HX-Request) the answer is the fresh row, or the
-    refusal; from a plain form post, a message and a redirect."""
+    """A move to another status (or part 1's complete / reopen). From app.js (HX-Request)
+    the answer is the fresh row, or the refusal with its reason (for a move the status does
+    not allow, the moves it does); from a plain form post, a message and a redirect."""
     form = StatusForm(request.POST)
     if not form.is_valid():
         return _status_refused(
@@ -427,7 +428,7 @@ def ticket_status(request, ticket_id: int):
         )
     except DomainError as error:
         return _status_refused(request, ticket_id, error)
-    text = f"Ticket #{ticket.pk} {'completed' if ticket.completed else 'reopened'}."
+    text = f"Ticket #{ticket.pk}: {ticket.status.label}."
     if not request.htmx:
         messages.success(request, text)
         return redirect(_safe_next(request, reverse("tickets:detail", args=[ticket.pk])))
