@@ -2,6 +2,7 @@
 threads and connections: the unique email index, the technician row locks of the
 auto-assignment and the row lock of optimistic concurrency."""
 
+import itertools
 import threading
 from collections import Counter
 
@@ -221,7 +222,7 @@ def test_twenty_simultaneous_moves_of_one_ticket_are_applied_one_after_the_other
     )
     flow = workflow()
     assert chain[0].from_status is None
-    for before, after in zip(chain, chain[1:], strict=False):
+    for before, after in itertools.pairwise(chain):
         # Every entry starts where the previous one ended, and was an allowed move.
         assert after.from_status_id == before.to_status_id
         assert after.to_status.key in flow.next_keys(before.to_status)

@@ -56,7 +56,8 @@ def test_the_ten_default_statuses_are_the_contracts():
         ("abandoned", "Abandoned", "closed", False, False, True),
     ]
     contract_next = {
-        "received": "diagnosing in_repair awaiting_approval waiting_parts ready ready_unrepaired cancelled",
+        "received": "diagnosing in_repair awaiting_approval waiting_parts ready"
+        " ready_unrepaired cancelled",
         "diagnosing": "in_repair awaiting_approval waiting_parts ready ready_unrepaired cancelled",
         "in_repair": "diagnosing awaiting_approval waiting_parts ready ready_unrepaired",
         "awaiting_approval": "in_repair diagnosing ready_unrepaired cancelled",
@@ -316,7 +317,7 @@ def test_the_front_desk_and_managers_hand_devices_over(request, who):
     assert _move(actor, ticket, "collected").status.key == "collected"
 
 
-# --- part 1's completed from every group ------------------------------------------------------------
+# --- part 1's completed from every group ------------------------------------------------------
 @pytest.mark.parametrize(
     ("start", "completed", "outcome"),
     [
