@@ -304,6 +304,11 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
     """Search, filter, sort and page through the tickets the caller may see."""
     search = params.search.strip() if params.search and params.search.strip() else None
     tech = params.tech.strip() if params.tech and params.tech.strip() else None
+    # A blank status filter is no filter (and not echoed), like an empty search.
+    status = params.status if params.status and params.status.strip(" ,") else None
+    status_group = (
+        params.status_group if params.status_group and params.status_group.strip(" ,") else None
+    )
     # An empty date is a bad date (400), unlike an empty search, which means "no search".
     date_from, date_to = params.date_from, params.date_to
     filters = queries.TicketFilters(
@@ -312,8 +317,8 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
         tech_email=tech,
         customer_id=params.customer_id,
         priority=params.priority,
-        statuses=params.status,
-        groups=params.status_group,
+        statuses=status,
+        groups=status_group,
         overdue=params.overdue,
         date_from=date_from,
         date_to=date_to,
@@ -327,8 +332,8 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
         "tech": tech,
         "customerId": params.customer_id,
         "priority": params.priority,
-        "status": params.status,
-        "statusGroup": params.status_group,
+        "status": status,
+        "statusGroup": status_group,
         "overdue": params.overdue,
         "dateFrom": date_from,
         "dateTo": date_to,

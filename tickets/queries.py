@@ -68,26 +68,28 @@ def _values(value) -> list[str]:
 def status_ids(filters: TicketFilters, flow: "Workflow | None" = None) -> list[int] | None:
     """The statuses the status and group filters leave (both given: those in both), or None
     without either. VALIDATION_ERROR naming every unknown key and group at once."""
-    if filters.statuses is None and filters.groups is None:
+    if not filters.statuses and not filters.groups:
         return None
     flow = flow or workflow()
     field_errors: dict[str, list[str]] = {}
     chosen = set(flow.by_id)
-    if filters.statuses is not None:
-        keys = _values(filters.statuses)
+    # A blank filter ("", ",") is no filter, as an empty search is no search.
+    keys = _values(filters.statuses or ())
+    if keys:
         unknown = [key for key in keys if key not in flow.by_key]
-        if unknown or not keys:
-            field_errors["status"] = [f"Unknown status: {', '.join(unknown) or '(none)'}."]
+        if unknown:
+            field_errors["status"] = [f"Unknown status: {', '.join(unknown)}."]
         chosen &= {flow.by_key[key].pk for key in keys if key in flow.by_key}
-    if filters.groups is not None:
-        groups = _values(filters.groups)
+    groups = _values(filters.groups or ())
+    if groups:
         unknown = [group for group in groups if group not in StatusGroup.values]
-        if unknown or not groups:
+        if unknown:
             field_errors["status_group"] = [
-                f"Unknown group: {', '.join(unknown) or '(none)'}."
-                f" Use {', '.join(StatusGroup.values)}."
+                f"Unknown group: {', '.join(unknown)}. Use {', '.join(StatusGroup.values)}."
             ]
         chosen &= {status.pk for status in flow.in_groups(groups)}
+    if not keys and not groups:
+        return None
     if field_errors:
         raise validation_error(field_errors)
     return sorted(chosen)

@@ -289,3 +289,8 @@ def test_a_remembered_list_shows_a_ticket_turning_overdue_without_any_write(as_f
     time.sleep(max(0.0, (soon - timezone.now()).total_seconds()) + 0.05)
     again = as_frontdesk.get("/api/tickets").json()["tickets"][0]
     assert again["overdue"] is True
+
+
+@pytest.mark.parametrize("blank", ["", ",", " , "])
+def test_a_blank_status_filter_is_no_filter(as_frontdesk, spread, blank):
+    assert len(_keys(as_frontdesk, status=blank, statusGroup=blank)) == 5
