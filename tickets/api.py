@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router
-from pydantic import Field, Strict, WithJsonSchema
+from pydantic import ConfigDict, Field, Strict, WithJsonSchema
 
 from accounts import permissions
 from core import rendered
@@ -191,6 +191,9 @@ def _status_rules(data: dict[str, Any], request) -> dict[str, list[str]]:
 
 @body_rules(_ticket_rules(creating=True))
 class TicketCreateIn(ApiIn):
+    # Part 1's `completed` or §12's `status`, not both (the service says so too).
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["completed", "status"]}})
+
     customer_id: JsonId
     title: required_text(200)
     description: required_text(10000)
@@ -236,6 +239,10 @@ class TicketUpdateIn(ApiIn):
 @body_rules(_status_rules)
 class TicketStatusIn(ApiIn):
     """Either part 1's `completed` (with `notes`) or a `status` (with `comment`); not both."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["completed"]}, {"required": ["status"]}]}
+    )
 
     completed: bool = Field(
         None,

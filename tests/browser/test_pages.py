@@ -152,7 +152,7 @@ def test_technician_completes_a_ticket_from_my_queue_on_a_tablet(open_page, tech
     row.get_by_text("Complete…").click()
     row.get_by_label("Notes (optional)").fill("New keyboard fitted, tested.")
     row.get_by_role("button", name="Mark completed").click()
-    expect(page.locator("#messages")).to_contain_text(f"Ticket #{ticket.pk} completed.")
+    expect(page.locator("#messages")).to_contain_text(f"Ticket #{ticket.pk}: Ready for pickup.")
     expect(page.locator(f"#ticket-{ticket.pk}")).to_have_count(0)  # the queue refreshed
     expect(page.locator(f"#ticket-{other.pk}")).to_be_visible()
     ticket.refresh_from_db()
