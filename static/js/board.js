@@ -174,6 +174,7 @@
           focusCard(focusCardId);
         }
         showAges(placed || document);
+        movesAnswered += 1;
         dispatchTriggers(response, placed);
       });
     }).catch(function () {
@@ -181,12 +182,41 @@
     });
   });
 
-  // A poll must not pull the board from under a move on its way.
-  document.addEventListener("htmx:beforeSwap", function (event) {
-    const region = event.detail.target;
-    if (region && region.matches && region.matches("[data-board]") && region.querySelector(".board-card.is-pending")) {
-      event.detail.shouldSwap = false;
+  // Refreshes of the board and the moves answered meanwhile. A refresh asked for before the
+  // latest move was answered shows the board without that move: it is not swapped in, and a
+  // new one is asked for once it is done (htmx drops the refresh a move asks for while an
+  // earlier one is still on its way, and aborting that one would count as a failed poll).
+  let movesAnswered = 0;
+  let refreshOwed = false;
+
+  function isBoardRequest(detail) {
+    return !!(detail.xhr && detail.xhr.rsBoard);
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const elt = event.detail.elt;
+    if (event.detail.xhr && elt && elt.matches && elt.matches("[data-board]")) {
+      event.detail.xhr.rsBoard = true;
+      event.detail.xhr.rsMovesAnswered = movesAnswered;
     }
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (!isBoardRequest(event.detail)) return;
+    const region = board();
+    // A move on its way: its own answer asks for the refresh.
+    if (region && region.querySelector(".board-card.is-pending")) {
+      event.detail.shouldSwap = false;
+    } else if (event.detail.xhr.rsMovesAnswered < movesAnswered) {
+      event.detail.shouldSwap = false;
+      refreshOwed = true;
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (!isBoardRequest(event.detail) || !refreshOwed) return;
+    refreshOwed = false;
+    setTimeout(function () { document.body.dispatchEvent(new CustomEvent("tickets-changed")); }, 0);
   });
 
   document.addEventListener("htmx:afterSettle", function (event) {
