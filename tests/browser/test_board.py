@@ -149,7 +149,7 @@ def test_board_screenshot_on_a_tablet(open_page, frontdesk, technician, other_te
             device_model=model,
             priority=Priority.URGENT if n == 2 else Priority.MEDIUM,
             # Waiting for parts for five days: past its 72 hours, overdue.
-            created_at=timezone.now() - timedelta(days=5 if status == "waiting_parts" else n),
+            created_at=timezone.now() - timedelta(hours=120 if status == "waiting_parts" else 3 * n),
         )
     page = open_page(frontdesk, "/tickets/board/", viewport=TABLET)
     expect(page.locator("main h1")).to_have_text("Board")
