@@ -135,6 +135,7 @@ def test_board_screenshot_on_a_tablet(open_page, frontdesk, technician, other_te
         (DeviceType.PRINTER, "HP", "LaserJet 400", "Paper jam every page"),
         (DeviceType.LAPTOP, "Dell", "XPS 13", "Coffee spill"),
     ]
+    now = timezone.now()
     layout = ["received", "received", "diagnosing", "in_repair", "waiting_parts", "ready", "ready"]
     for n, status in enumerate(layout):
         first, last = people[n % len(people)]
@@ -149,7 +150,7 @@ def test_board_screenshot_on_a_tablet(open_page, frontdesk, technician, other_te
             device_model=model,
             priority=Priority.URGENT if n == 2 else Priority.MEDIUM,
             # Waiting for parts for five days: past its 72 hours, overdue.
-            created_at=timezone.now() - timedelta(hours=120 if status == "waiting_parts" else 3 * n),
+            created_at=now - timedelta(hours=120 if status == "waiting_parts" else 3 * n),
         )
     page = open_page(frontdesk, "/tickets/board/", viewport=TABLET)
     expect(page.locator("main h1")).to_have_text("Board")
