@@ -223,6 +223,37 @@ def technician_queue(request):
 
 
 @page_login_required
+@require_safe
+def board(request):
+    """One column per status from new to ready, a card per ticket with the moves this user
+    may make from its status; live like the lists."""
+    unchanged = _unchanged_poll(request)
+    if unchanged:
+        return unchanged
+    version = rendered.data_version()
+
+    def context():
+        board = queries.board(user=request.user)
+        return {
+            "nav": "board",
+            "board": board,
+            "flow": board.flow,
+            "params": list_params(request),
+            "version": version,
+        }
+
+    return render_list(
+        request,
+        template="tickets/board.html",
+        fragment="board-results",
+        version=version,
+        context=context,
+        # The cards carry the moves, which for a technician depend on whose ticket it is.
+        audience=queries.list_audience(request.user, status_forms=True),
+    )
+
+
+@page_login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def ticket_create(request):
     """Check-in: pick a customer (or add a walk-in), describe the device and the fault.
@@ -462,6 +493,8 @@ def ticket_status(request, ticket_id: int):
     """A move to another status (or part 1's complete / reopen). From app.js (HX-Request)
     the answer is the fresh row, or the refusal with its reason (for a move the status does
     not allow, the moves it does); from a plain form post, a message and a redirect."""
+    if request.htmx and request.POST.get("fragment") == "card":
+        return _board_card_move(request, ticket_id)
     form = StatusForm(request.POST)
     if not form.is_valid():
         return _status_refused(
@@ -499,3 +532,27 @@ def _status_refused(request, ticket_id: int, error: DomainError):
     if error.code == errors.CONFLICT and current is not None:
         return _refusal(request, 409, STALE_STATUS, ticket=current)
     return _refusal(request, error.status, error.message)
+
+
+def _board_card_move(request, ticket_id: int):
+    """A move from a board card (board.js): the fresh card, which the script puts in the
+    column of its new status (or takes off the board for a closed one), or the refusal with
+    its reason, which the script shows on the card it puts back."""
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return _refusal(request, 400, NOT_UNDERSTOOD)
+    try:
+        ticket = services.ticket_set_status(
+            actor=request.user, ticket_id=ticket_id, **form.values()
+        )
+    except DomainError as error:
+        return _refusal(request, error.status, error.message)
+    context = {"ticket": ticket, "flow": queries.workflow()}
+    response = vary_on_htmx(render(request, "tickets/board.html#board-card", context))
+    trigger_client_event(response, TICKETS_CHANGED, {})
+    trigger_client_event(
+        response,
+        "showMessage",
+        {"text": f"Ticket #{ticket.pk}: {ticket.status.label}.", "level": "success"},
+    )
+    return response
