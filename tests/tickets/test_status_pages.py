@@ -367,4 +367,7 @@ def test_ticket_page_budget_does_not_grow_with_the_history(client, manager, shop
         services.ticket_set_status(actor=manager, ticket_id=ticket.pk, status=target, comment="x")
     many, response = _queries(client, f"/tickets/{ticket.pk}/")
     assert page_text(response).count("Diagnosing → In repair") == 6
-    assert few == many
+    # session, user, the ticket, the edit form's technicians, the workflow (three), the
+    # history (ticket_history reads the ticket again, then every entry with its statuses
+    # and users joined), the activity timeline: none of it per entry.
+    assert few == many <= 10
