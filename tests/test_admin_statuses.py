@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test import Client
 from django.urls import reverse
 
 from core.models import ActivityLog
@@ -517,7 +518,13 @@ def test_a_new_status_made_the_default_takes_the_groups_default(manager_client):
 def test_a_label_edit_moves_the_data_version_and_shows_in_the_lists_and_the_api(
     manager_client, manager
 ):
-    ticket = factories.make_ticket(status="waiting_parts")
+    technician = factories.make_user(username="techy", roles=["technician"])
+    ticket = factories.make_ticket(status="waiting_parts", tech=technician)
+    queue = Client()
+    queue.force_login(technician)
+    # Rendered once before the edit, so that a remembered rendering would be served after.
+    assert "Waiting for parts" in manager_client.get("/tickets/board/").content.decode()
+    assert "Waiting for parts" in queue.get("/tickets/queue/").content.decode()
     before = data_version()
     waiting = status("waiting_parts")
     response = manager_client.post(change_url(waiting), form_data(waiting, label="Parts on order"))
@@ -526,6 +533,9 @@ def test_a_label_edit_moves_the_data_version_and_shows_in_the_lists_and_the_api(
     assert data_version() != before
     tickets_page = manager_client.get("/admin/tickets/ticket/").content.decode()
     assert "Parts on order" in tickets_page and f"#{ticket.pk} " in tickets_page
+    board = manager_client.get("/tickets/board/").content.decode()
+    assert "Parts on order" in board and "Waiting for parts" not in board
+    assert "Parts on order" in queue.get("/tickets/queue/").content.decode()
     api = ApiClient(token=factories.make_token(manager))
     statuses = {s["key"]: s for s in api._call("get", "/api/statuses").json()["statuses"]}
     assert statuses["waiting_parts"]["label"] == "Parts on order"
