@@ -110,6 +110,20 @@ def can_hand_over_devices(user) -> bool:
     return _has(user, "tickets.hand_over_devices")
 
 
+def can_add_statuses(user) -> bool:
+    """Statuses are shop data the managers edit in the admin (§12, roles)."""
+    return _has(user, "tickets.add_status")
+
+
+def can_edit_statuses(user) -> bool:
+    return _has(user, "tickets.change_status")
+
+
+def can_delete_statuses(user) -> bool:
+    """Only a status no ticket is or was ever in, and no group's default."""
+    return _has(user, "tickets.delete_status")
+
+
 def role_names(user) -> frozenset[str]:
     """The names of the user's groups (their roles). Remembered per (user id, updated_at)
     like the permissions (accounts.backends): group changes move updated_at."""

@@ -516,3 +516,73 @@ def _first_of_each(querysets: list[QuerySet], limit: int) -> RawSQL | None:
     if not parts:
         return None
     return RawSQL(" UNION ALL ".join(parts), params)  # noqa: S611 - parts compiled by the ORM
+
+
+@dataclass(frozen=True)
+class TransitionMapCell:
+    target: Status
+    allowed: bool | None  # None on the diagonal: a status does not move to itself
+
+
+@dataclass(frozen=True)
+class TransitionMapRow:
+    status: Status
+    is_default: bool
+    moves: tuple[TransitionMapCell, ...]  # one per column, in the columns' order
+
+
+@dataclass(frozen=True)
+class TransitionMapGroup:
+    group: StatusGroup
+    rows: tuple[TransitionMapRow, ...]
+
+
+@dataclass(frozen=True)
+class TransitionMap:
+    """The statuses x statuses matrix of allowed moves for the admin: rows and columns
+    grouped by group (in the groups' order), each group's statuses by position."""
+
+    columns: tuple[TransitionMapRow, ...]  # the rows again, as column headers
+    groups: tuple[TransitionMapGroup, ...]
+    move_count: int
+
+    @property
+    def column_groups(self) -> list[tuple[StatusGroup, int]]:
+        """(group, number of its statuses) for the header above the columns."""
+        return [(group.group, len(group.rows)) for group in self.groups if group.rows]
+
+
+def transition_map(*, user) -> TransitionMap:
+    """Every status and its allowed moves as a matrix (three queries, as workflow())."""
+    if not permissions.can_view_tickets(user):
+        raise AccessDenied()
+    flow = workflow()
+    order = {group: i for i, group in enumerate(StatusGroup.values)}
+    ordered = sorted(flow.statuses, key=lambda s: (order[s.group], s.position, s.pk))
+    rows = []
+    for status in ordered:
+        allowed = set(flow.next_ids.get(status.pk, ()))
+        rows.append(
+            TransitionMapRow(
+                status=status,
+                is_default=status.pk in flow.default_ids,
+                moves=tuple(
+                    TransitionMapCell(
+                        target=target,
+                        allowed=None if target.pk == status.pk else target.pk in allowed,
+                    )
+                    for target in ordered
+                ),
+            )
+        )
+    groups = tuple(
+        TransitionMapGroup(
+            group=StatusGroup(group), rows=tuple(r for r in rows if r.status.group == group)
+        )
+        for group in StatusGroup.values
+    )
+    return TransitionMap(
+        columns=tuple(rows),
+        groups=groups,
+        move_count=sum(len(targets) for targets in flow.next_ids.values()),
+    )

@@ -5,13 +5,14 @@ then writes the row, its activity entry and the technician's email (queued) in o
 transaction.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Count
+from django.db import IntegrityError, transaction
+from django.db.models import Count, ProtectedError, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -30,7 +31,17 @@ from core.validation import (
     is_storable_id,
 )
 from customers.models import Customer
-from tickets.models import DeviceType, Priority, Status, StatusChange, StatusGroup, Ticket
+from tickets.models import (
+    STATUS_KEY_PATTERN,
+    DeviceType,
+    Priority,
+    Status,
+    StatusChange,
+    StatusGroup,
+    StatusGroupDefault,
+    StatusTransition,
+    Ticket,
+)
 from tickets.notifications import queue_assignment_email
 from tickets.queries import (
     PRIORITY_MESSAGE,
@@ -664,3 +675,365 @@ def _require_status_permission(actor, ticket: Ticket) -> None:
             object_id=ticket.pk,
             message=permissions.STATUS_NOT_OWN_MESSAGE,
         )
+
+
+# --- statuses (contract §12): shop data the managers edit in the admin ----------------------
+STATUS_FIELDS = (
+    "key",
+    "label",
+    "group",
+    "position",
+    "notify_customer",
+    "time_limit_hours",
+    "active",
+    "is_default",
+    "next",
+)
+STATUS_MODEL_FIELDS = STATUS_FIELDS[:7]
+STATUS_REQUIRED = ("key", "label", "group")
+MAX_POSITION = 32767  # the column is a small integer
+MAX_TIME_LIMIT_HOURS = 8760  # a year
+KEY_MESSAGE = "Use 1 to 40 characters: lower-case letters a-z, digits 0-9 and _."
+KEY_TAKEN_MESSAGE = "A status with this key already exists."
+KEY_FIXED_MESSAGE = "The key of a status cannot change: the API and integrations name it."
+GROUP_MESSAGE = f"Must be one of {', '.join(StatusGroup.values)}."
+POSITION_MESSAGE = f"Must be a whole number from 0 to {MAX_POSITION}."
+TIME_LIMIT_MESSAGE = (
+    f"Must be a whole number of hours from 1 to {MAX_TIME_LIMIT_HOURS}, or empty for no limit."
+)
+SELF_MOVE_MESSAGE = "A status cannot move to itself: that is not a move."
+UNKNOWN_MOVE_MESSAGE = "Unknown status: {keys}."
+GROUP_IN_USE_MESSAGE = (
+    "This status has {count} in it, so its group cannot change (what the ticket's history and "
+    "its completed flag mean would change with it). Move the tickets first, or add a new "
+    "status in the other group."
+)
+DEFAULT_DEACTIVATED_MESSAGE = (
+    "This status is the default of the {group} group and cannot be deactivated: make another "
+    "status of the group its default first."
+)
+DEFAULT_MOVED_MESSAGE = (
+    "This status is the default of the {group} group and cannot move to another group: make "
+    "another status of the group its default first."
+)
+DEFAULT_KEPT_MESSAGE = (
+    "A group always has a default: to change the {group} group's, make another of its "
+    "statuses the default (this one then stops being it)."
+)
+INACTIVE_DEFAULT_MESSAGE = "An inactive status cannot be a group's default: make it active too."
+STATUS_CONFLICT_MESSAGE = "The statuses or their tickets changed meanwhile. Reload and try again."
+STATUS_IN_USE_MESSAGE = "{label} cannot be deleted: {reasons}. Deactivate it instead."
+
+
+def _tickets_phrase(count: int) -> str:
+    return "1 ticket" if count == 1 else f"{count} tickets"
+
+
+def _group_label(group: str) -> str:
+    return StatusGroup(group).label
+
+
+def _clean_whole_number(value: Any, *, minimum: int, maximum: int) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if minimum <= value <= maximum else None
+
+
+def _clean_moves(value: Any, own_key: Any, field_errors: FieldErrors) -> list[Status]:
+    # Statuses (the admin's form), or their keys (what an API client would send); kept in
+    # position order.
+    items = None if isinstance(value, str | bytes | dict) else value
+    try:
+        items = list(items)
+    except TypeError:
+        items = None
+    if items is None or any(not isinstance(item, Status | str) for item in items):
+        field_errors.add("next", "Must be a list of status keys.")
+        return []
+    by_key = {s.key: s for s in Status.objects.all()}
+    keys = {item.key if isinstance(item, Status) else item for item in items}
+    unknown = sorted(key for key in keys if key not in by_key and key != own_key)
+    if unknown:
+        field_errors.add("next", UNKNOWN_MOVE_MESSAGE.format(keys=", ".join(unknown)))
+    if own_key in keys:
+        field_errors.add("next", SELF_MOVE_MESSAGE)
+    return sorted(
+        (by_key[key] for key in keys if key in by_key and key != own_key),
+        key=lambda target: (target.position, target.pk),
+    )
+
+
+@dataclass(frozen=True)
+class StatusCheck:
+    """A status edit as validated: the cleaned fields, every broken rule per field, and what
+    the rules read (the group it is the default of, the tickets in it)."""
+
+    cleaned: dict[str, Any]
+    errors: dict[str, list[str]]
+    default_of: str | None
+    ticket_count: int
+
+
+def check_status_data(*, status: Status | None, data: dict[str, Any]) -> StatusCheck:
+    """Every rule of a status edit (contract §12, issue 12), each broken one named on its
+    field at once: the admin's form shows them before anything is written, status_save
+    raises them. `status` None is a new status; `data` holds the fields given (`next`:
+    statuses or keys; `is_default`: make it its group's default). The database triggers of
+    tickets/migrations/0007_status_rules hold the same rules; these say why, first."""
+    field_errors = FieldErrors()
+    creating = status is None
+    for name in data:
+        if name not in STATUS_FIELDS:
+            field_errors.add(name, "Unknown field.")
+    if creating:
+        for name in STATUS_REQUIRED:
+            if name not in data:
+                field_errors.add(name, "This field is required.")
+    cleaned: dict[str, Any] = {}
+    if "key" in data:
+        key = data["key"]
+        if not creating and key != status.key:
+            field_errors.add("key", KEY_FIXED_MESSAGE)
+        elif not isinstance(key, str) or not re.fullmatch(STATUS_KEY_PATTERN, key):
+            field_errors.add("key", KEY_MESSAGE)
+        elif creating and Status.objects.filter(key=key).exists():
+            field_errors.add("key", KEY_TAKEN_MESSAGE)
+        else:
+            cleaned["key"] = key
+    if "label" in data:
+        label = clean_text(
+            data["label"], field="label", errors=field_errors, max_length=100, required=True
+        )
+        if label is not None:
+            cleaned["label"] = label
+    if "group" in data:
+        if data["group"] in StatusGroup.values:
+            cleaned["group"] = str(data["group"])
+        else:
+            field_errors.add("group", GROUP_MESSAGE)
+    if "position" in data:
+        position = _clean_whole_number(data["position"], minimum=0, maximum=MAX_POSITION)
+        if position is None:
+            field_errors.add("position", POSITION_MESSAGE)
+        else:
+            cleaned["position"] = position
+    if "time_limit_hours" in data:
+        hours = data["time_limit_hours"]
+        if hours is not None:
+            hours = _clean_whole_number(hours, minimum=1, maximum=MAX_TIME_LIMIT_HOURS)
+            if hours is None:
+                field_errors.add("time_limit_hours", TIME_LIMIT_MESSAGE)
+        if "time_limit_hours" not in field_errors.errors:
+            cleaned["time_limit_hours"] = hours
+    for name in ("notify_customer", "active", "is_default"):
+        if name in data:
+            value = clean_bool(data[name], field=name, errors=field_errors)
+            if value is not None:
+                cleaned[name] = value
+    if "next" in data:
+        cleaned["next"] = _clean_moves(
+            data["next"], data.get("key") if creating else status.key, field_errors
+        )
+
+    # The rules between fields, on the values the status would have.
+    default_of = None
+    ticket_count = 0
+    if not creating:
+        default_of = (
+            StatusGroupDefault.objects.filter(status=status).values_list("group", flat=True).first()
+        )
+        moving_group = cleaned.get("group", status.group) != status.group
+        if moving_group:
+            ticket_count = Ticket.objects.filter(status=status).count()
+            if ticket_count:
+                field_errors.add(
+                    "group", GROUP_IN_USE_MESSAGE.format(count=_tickets_phrase(ticket_count))
+                )
+        if default_of is not None:
+            group = _group_label(default_of)
+            if cleaned.get("active") is False:
+                field_errors.add("active", DEFAULT_DEACTIVATED_MESSAGE.format(group=group))
+            if moving_group:
+                field_errors.add("group", DEFAULT_MOVED_MESSAGE.format(group=group))
+            if cleaned.get("is_default") is False:
+                field_errors.add("is_default", DEFAULT_KEPT_MESSAGE.format(group=group))
+    active_after = cleaned.get("active", True if creating else status.active)
+    if cleaned.get("is_default") and default_of is None and not active_after:
+        field_errors.add("is_default", INACTIVE_DEFAULT_MESSAGE)
+    return StatusCheck(
+        cleaned=cleaned,
+        errors=field_errors.errors,
+        default_of=default_of,
+        ticket_count=ticket_count,
+    )
+
+
+def _status_snapshot(status: Status, *, is_default: bool, next_keys: list[str]) -> dict:
+    return {
+        **{name: getattr(status, name) for name in STATUS_MODEL_FIELDS},
+        "is_default": is_default,
+        "next": next_keys,
+    }
+
+
+def _next_keys(status: Status) -> list[str]:
+    targets = StatusTransition.objects.filter(source=status).select_related("target")
+    return [t.target.key for t in sorted(targets, key=lambda t: (t.target.position, t.target.pk))]
+
+
+def status_save(*, actor, status_id: int | None, data: dict[str, Any]) -> Status:
+    """Creates (`status_id` None) or changes a status, in one transaction: its fields, its
+    allowed moves (`next`, replaced as a whole) and, with `is_default`, the switch of its
+    group's default (the group's StatusGroupDefault row is repointed: there is never a
+    moment with none or two). Every broken rule is one VALIDATION_ERROR naming each field
+    (check_status_data); the activity entry status:create / status:update holds the
+    changes. A change that changes nothing writes nothing."""
+    creating = status_id is None
+    action = "status:create" if creating else "status:update"
+    permissions.require(
+        (permissions.can_add_statuses if creating else permissions.can_edit_statuses)(actor),
+        actor,
+        action=action,
+        object_type="status",
+        object_id=status_id,
+    )
+    try:
+        with transaction.atomic():
+            status = None
+            if not creating:
+                status = Status.objects.select_for_update().filter(pk=status_id).first()
+                if status is None:
+                    raise NotFound("Status not found")
+            check = check_status_data(status=status, data=data)
+            if check.errors:
+                raise validation_error(check.errors)
+            status, changes = _write_status(status, check)
+            if changes:
+                record_activity(
+                    actor=actor,
+                    action=action,
+                    object_type="status",
+                    object_id=status.pk,
+                    metadata={"key": status.key, "changes": changes},
+                )
+    except IntegrityError:
+        # A ticket entered the status, or another manager changed the defaults, between the
+        # check and the write: the triggers refused what the check had allowed.
+        raise DomainError(errors.CONFLICT, STATUS_CONFLICT_MESSAGE) from None
+    return status
+
+
+def _write_status(status: Status | None, check: StatusCheck) -> tuple[Status, dict]:
+    cleaned = check.cleaned
+    if status is None:
+        before = None
+        status = Status()
+    else:
+        before = _status_snapshot(
+            status, is_default=check.default_of is not None, next_keys=_next_keys(status)
+        )
+    for name in STATUS_MODEL_FIELDS:
+        if name in cleaned:
+            setattr(status, name, cleaned[name])
+    if "next" in cleaned:
+        next_keys = [target.key for target in cleaned["next"]]
+    else:
+        next_keys = [] if before is None else before["next"]
+    becomes_default = bool(cleaned.get("is_default")) and check.default_of is None
+    after = _status_snapshot(
+        status, is_default=becomes_default or check.default_of is not None, next_keys=next_keys
+    )
+    if before is None:
+        changes = {name: {"old": None, "new": value} for name, value in after.items()}
+    else:
+        changes = {
+            name: {"old": before[name], "new": value}
+            for name, value in after.items()
+            if before[name] != value
+        }
+        if not changes:
+            return status, {}
+    full_clean(status)
+    status.save()  # moves updated_at: the data version of the lists that show statuses
+    if "next" in cleaned:
+        StatusTransition.objects.filter(source=status).exclude(target__in=cleaned["next"]).delete()
+        kept = set(
+            StatusTransition.objects.filter(source=status).values_list("target_id", flat=True)
+        )
+        StatusTransition.objects.bulk_create(
+            [StatusTransition(source=status, target=t) for t in cleaned["next"] if t.pk not in kept]
+        )
+    if becomes_default:
+        row = StatusGroupDefault.objects.select_for_update().filter(group=status.group).first()
+        if row is None:
+            StatusGroupDefault.objects.create(group=status.group, status=status)
+        else:
+            previous_id = row.status_id
+            row.status = status
+            row.save(update_fields=["status"])
+            # The former default's isDefault changed: move its updated_at, which the data
+            # version reads (on SQLite it is all it reads of the statuses).
+            Status.objects.filter(pk=previous_id).update(updated_at=timezone.now())
+    return status, changes
+
+
+def status_delete(*, actor, status_id: int) -> None:
+    """Deletes a status no ticket is or was ever in and that is no group's default (its moves
+    go with it). Otherwise HAS_DEPENDENCIES, saying why: such a status is deactivated
+    instead (contract §12). The tickets' and the history's foreign keys (PROTECT) hold the
+    same rule."""
+    permissions.require(
+        permissions.can_delete_statuses(actor),
+        actor,
+        action="status:delete",
+        object_type="status",
+        object_id=status_id,
+    )
+    try:
+        with transaction.atomic():
+            status = Status.objects.select_for_update().filter(pk=status_id).first()
+            if status is None:
+                raise NotFound("Status not found")
+            reasons, details = status_dependencies(status)
+            if reasons:
+                raise DomainError(
+                    errors.HAS_DEPENDENCIES,
+                    STATUS_IN_USE_MESSAGE.format(label=status.label, reasons="; ".join(reasons)),
+                    details=details,
+                )
+            StatusTransition.objects.filter(Q(source=status) | Q(target=status)).delete()
+            status.delete()
+            # Every list of statuses loses a row, which on SQLite the data version (the
+            # newest id and updated_at) would not show when the row was neither.
+            Status.objects.update(updated_at=timezone.now())
+            record_activity(
+                actor=actor,
+                action="status:delete",
+                object_type="status",
+                object_id=status_id,
+                metadata={"key": status.key, "label": status.label},
+            )
+    except (IntegrityError, ProtectedError):
+        raise DomainError(errors.HAS_DEPENDENCIES, STATUS_CONFLICT_MESSAGE) from None
+
+
+def status_dependencies(status: Status) -> tuple[list[str], dict[str, Any]]:
+    """Why `status` cannot be deleted (nothing: it can), and the counts for the error."""
+    ticket_count = Ticket.objects.filter(status=status).count()
+    history_count = StatusChange.objects.filter(Q(from_status=status) | Q(to_status=status)).count()
+    default_of = (
+        StatusGroupDefault.objects.filter(status=status).values_list("group", flat=True).first()
+    )
+    reasons = []
+    if ticket_count:
+        reasons.append(f"{_tickets_phrase(ticket_count)} in it")
+    if history_count:
+        reasons.append(
+            "1 history entry names it"
+            if history_count == 1
+            else f"{history_count} history entries name it"
+        )
+    if default_of is not None:
+        reasons.append(f"it is the default of the {_group_label(default_of)} group")
+    details = {"ticketCount": ticket_count, "historyCount": history_count}
+    return reasons, details
