@@ -3,9 +3,12 @@
     DATABASE_URL=postgres://root@127.0.0.1:5432/rs_bench uv run python bench/seed.py --scale 1.0
 
 Scale 1.0 is five years of a busy shop: 50,000 customers and 200,000 tickets (about 2 % of
-them still open, the newest ones), 8 technicians, all priorities, device + fault + serial in
-titles and descriptions (the vocabulary of demo/data.py), notes, and the activity
-entries the app would have written (customer:create, ticket:create, ticket:status_change).
+them still in the works, the newest ones, spread over the open statuses; some of the newest
+waiting for pickup; the rest closed, mostly collected), 8 technicians, all priorities, device
++ fault + serial in titles and descriptions (the vocabulary of demo/data.py), each ticket's
+history through the statuses (the journeys of demo/data.py: ~5 entries a ticket, up to 11),
+notes, and the activity entries the app would have written (customer:create, ticket:create,
+ticket:status_change).
 Scale 0.1 gives 20k tickets, 10 gives 2M. Users get a known password (BENCH_PASSWORD) so
 the runner can sign them in.
 
@@ -35,11 +38,21 @@ TICKETS_PER_SCALE = 200_000
 YEARS = 5
 SEED_MARK = "repairshop bench seed"
 PRIORITY_NAMES = {1: "low", 2: "medium", 3: "high", 4: "urgent"}
+# The statuses of the tickets still in the works (a day old or more), and how often.
+OPEN_STATUS_WEIGHTS = (
+    ("received", 3), ("diagnosing", 22), ("in_repair", 30), ("awaiting_approval", 15),
+    ("waiting_parts", 27),
+)  # fmt: skip
+READY_SHARE = 0.3  # of the newest tickets that are no longer in the works: waiting for pickup
+WARRANTY_SHARE = 0.003  # of the collected ones: reopened by a manager (an override)
 OPEN_NOTES = ("", "", "", "Waiting for parts.", "Diagnosis in progress.", "Quote sent to customer.")
 TICKET_COLUMNS = (
     "id, customer_id, title, description, tech_id, priority, category, estimated_hours, "
     "completed, completed_at, notes, device_type, device_brand, device_model, serial_number, "
-    "accessories, condition, created_at, updated_at"
+    "accessories, condition, created_at, updated_at, status_id, status_changed_at, overdue_at"
+)
+HISTORY_COLUMNS = (
+    "id, ticket_id, from_status_id, to_status_id, at, by_id, comment, override, notified"
 )
 CUSTOMER_COLUMNS = (
     "id, first_name, last_name, email, phone, address1, address2, city, state, zip, country, "
@@ -48,6 +61,7 @@ CUSTOMER_COLUMNS = (
 ACTIVITY_COLUMNS = "id, actor_id, action, object_type, object_id, metadata, request_id, created_at"
 DATA_TABLES = (
     "repairshop_activitylog",
+    "tickets_statuschange",
     "tickets_notification",
     "tickets_ticket",
     "customers_customer",
@@ -114,8 +128,16 @@ def copy_text(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\t", " ").replace("\n", "\\n")
 
 
+def status_rows(conn) -> dict:
+    """key -> (id, group, time limit in hours) of the installation's statuses (the defaults
+    of tickets/default_statuses.py: the journeys of demo/data.py use their keys)."""
+    rows = conn.execute("SELECT key, id, status_group, time_limit_hours FROM tickets_status")
+    return {key: (pk, group, hours) for key, pk, group, hours in rows.fetchall()}
+
+
 def generate(conn, *, scale: float, users: dict, rng: random.Random, now: float, out) -> dict:
     from demo import data as demo_data
+    from demo.data import DESK, MANAGER, TECH
 
     n_customers, n_tickets = counts_for(scale)
     span = YEARS * 365 * 86400
@@ -123,6 +145,15 @@ def generate(conn, *, scale: float, users: dict, rng: random.Random, now: float,
     techs = [users[f"tech{n}"] for n in range(1, TECHNICIANS + 1)]
     tech_emails = {pk: f"tech{n}@shop.test" for n, pk in enumerate(techs, 1)}
     desk_actors = [users["frontdesk"]] * 4 + [users["manager"]]
+    manager = users["manager"]
+    statuses = status_rows(conn)
+    status_ids = {key: pk for key, (pk, _, _) in statuses.items()}
+    time_limits = {key: hours for key, (_, _, hours) in statuses.items()}
+    completed_keys = {
+        key for key, (_, group, _) in statuses.items() if group in ("ready", "closed")
+    }
+    open_keys, open_weights = zip(*OPEN_STATUS_WEIGHTS, strict=True)
+    history_id = 0
     rand = rng.random
     choice = rng.choice
     getrandbits = rng.getrandbits
@@ -175,7 +206,7 @@ def generate(conn, *, scale: float, users: dict, rng: random.Random, now: float,
         recent_from = int(n_tickets * 0.97)
         batch = 50_000
         for batch_start in range(0, n_tickets, batch):
-            lines, activity = [], []
+            lines, activity, history = [], [], []
             for i in range(batch_start, min(n_tickets, batch_start + batch)):
                 tid = i + 1
                 created_epoch = start + span * (i + rand()) / n_tickets
@@ -186,18 +217,43 @@ def generate(conn, *, scale: float, users: dict, rng: random.Random, now: float,
                 if serial:
                     description += f"\nSerial number {serial}, checked in at the front desk."
                 # The newest tickets are the open ones; a few old ones were never closed.
-                is_open = rand() < (0.6 if i >= recent_from else 0.002)
+                is_recent = i >= recent_from
+                is_open = rand() < (0.6 if is_recent else 0.002)
                 if is_open:
                     stats["open"] += 1
                     tech = None if rand() < 0.03 else choice(techs)
-                    completed, completed_at, note = "f", "\\N", choice(OPEN_NOTES)
-                    updated = ts(min(now, created_epoch + rand() * 7200))
+                    note = choice(OPEN_NOTES)
+                    if now - created_epoch < 86400 and rand() < 0.7:
+                        ends_in = "received"
+                    else:
+                        ends_in = rng.choices(open_keys, weights=open_weights)[0]
                 else:
                     tech = choice(techs)
-                    done_epoch = min(now, created_epoch + 7200 + rand() * 10 * 86400)
-                    completed, completed_at = "t", ts(done_epoch)
                     note = choice(demo_data.WORK_NOTES)
-                    updated = completed_at
+                    ends_in = None
+                    if is_recent and rand() < READY_SHARE:
+                        ends_in = "ready" if rand() < 0.85 else "ready_unrepaired"
+                moves = demo_data.journey(rng, ends_in=ends_in)
+                if moves[-1][1] == "collected" and rand() < WARRANTY_SHARE:
+                    moves = demo_data.with_warranty_return(moves)
+                times = demo_data.move_times(
+                    rng, moves, created=created_epoch, now=now, time_limits=time_limits
+                )
+                completed_epoch, was_completed = None, False
+                for (_, target, *_), at in zip(moves, times, strict=True):
+                    is_completed = target in completed_keys
+                    if not is_completed:
+                        completed_epoch = None
+                    elif not was_completed:
+                        completed_epoch = at
+                    was_completed = is_completed
+                current = moves[-1][1]
+                completed = "t" if current in completed_keys else "f"
+                completed_at = "\\N" if completed_epoch is None else ts(completed_epoch)
+                changed = ts(times[-1])
+                limit = time_limits[current]
+                overdue = "\\N" if limit is None else ts(times[-1] + 3600 * limit)
+                updated = changed
                 title = t["title"]
                 (title_c, desc_c, category_c, note_c, dtype_c, brand_c, model_c, serial_c,
                  accessories_c, condition_c) = [
@@ -214,7 +270,8 @@ def generate(conn, *, scale: float, users: dict, rng: random.Random, now: float,
                     f"{tid}\t{ticket_customer[i]}\t{title_c}\t{desc_c}\t{tech_col}\t"
                     f"{t['priority']}\t{category_c}\t{hours}\t{completed}\t{completed_at}\t"
                     f"{note_c}\t{dtype_c}\t{brand_c}\t{model_c}\t{serial_c}\t{accessories_c}\t"
-                    f"{condition_c}\t{created}\t{updated}\n"
+                    f"{condition_c}\t{created}\t{updated}\t{status_ids[current]}\t{changed}\t"
+                    f"{overdue}\n"
                 )
                 meta = json.dumps(
                     {
@@ -229,18 +286,38 @@ def generate(conn, *, scale: float, users: dict, rng: random.Random, now: float,
                     f"{activity_id}\t{choice(desk_actors)}\tticket:create\tticket\t{tid}\t"
                     f"{copy_text(meta)}\t{getrandbits(128):032x}\t{created}\n"
                 )
-                if completed == "t":
-                    activity_id += 1
-                    activity.append(
-                        f"{activity_id}\t{tech}\tticket:status_change\tticket\t{tid}\t"
-                        f'{{"completed": {{"old": false, "new": true}}}}\t'
-                        f"{getrandbits(128):032x}\t{completed_at}\n"
+                for (source, target, who, comment, override), at in zip(moves, times, strict=True):
+                    history_id += 1
+                    if who == TECH:
+                        by = tech or manager  # an unassigned ticket: the manager worked on it
+                    elif who == DESK:
+                        by = choice(desk_actors)
+                    else:
+                        by = manager if who == MANAGER else None  # None: the customer
+                    by_col = "\\N" if by is None else by
+                    source_col = "\\N" if source is None else status_ids[source]
+                    at_text = ts(at)
+                    history.append(
+                        f"{history_id}\t{tid}\t{source_col}\t{status_ids[target]}\t{at_text}\t"
+                        f"{by_col}\t{copy_text(comment)}\t{'t' if override else 'f'}\tf\n"
                     )
+                    if source is not None:
+                        activity_id += 1
+                        move = json.dumps(
+                            {"from": source, "to": target, "comment": comment, "override": override}
+                        )
+                        activity.append(
+                            f"{activity_id}\t{by_col}\tticket:status_change\tticket\t{tid}\t"
+                            f"{copy_text(move)}\t{getrandbits(128):032x}\t{at_text}\n"
+                        )
             write(cur, "tickets_ticket", TICKET_COLUMNS, lines)
+            write(cur, "tickets_statuschange", HISTORY_COLUMNS, history)
             write(cur, "repairshop_activitylog", ACTIVITY_COLUMNS, activity)
         stats["activity"] = activity_id
+        stats["history"] = history_id
         print(
-            f"  tickets: {n_tickets} ({stats['open']} open) and {activity_id} activity entries "
+            f"  tickets: {n_tickets} ({stats['open']} open), {history_id} history and "
+            f"{activity_id} activity entries "
             f"in {time.monotonic() - t0:.1f}s",
             file=out,
             flush=True,
@@ -297,7 +374,10 @@ def seed(database_url: str, *, scale: float, seed_value: int = 42, out=sys.stdou
                 file=out,
                 flush=True,
             )
-            for table in ("tickets_ticket", "customers_customer", "repairshop_activitylog"):
+            for table in (
+                "tickets_ticket", "tickets_statuschange", "customers_customer",
+                "repairshop_activitylog",
+            ):  # fmt: skip
                 conn.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
@@ -308,8 +388,8 @@ def seed(database_url: str, *, scale: float, seed_value: int = 42, out=sys.stdou
             conn.execute(f"COMMENT ON TABLE tickets_ticket IS '{seed_mark(scale)}'")
         t0 = time.monotonic()
         conn.execute(
-            "VACUUM (ANALYZE) tickets_ticket, customers_customer, repairshop_activitylog, "
-            "accounts_user"
+            "VACUUM (ANALYZE) tickets_ticket, tickets_statuschange, customers_customer, "
+            "repairshop_activitylog, accounts_user"
         )
         print(f"  vacuum analyze in {time.monotonic() - t0:.1f}s", file=out, flush=True)
     stats["seconds"] = round(time.monotonic() - started, 1)

@@ -395,3 +395,166 @@ def ticket_values(rng: random.Random) -> dict:
         "accessories": rng.choice(ACCESSORIES[device_type]),
         "condition": rng.choice(CONDITIONS),
     }
+
+
+# --- Repairs' journeys through the statuses (contract §12) ------------------------------------
+# Who makes a move: the front desk (intake, the customer's decisions by phone, pickup), the
+# ticket's technician (the work), the customer themselves (an approval on the status page),
+# or a manager (an override).
+DESK, TECH, CUSTOMER, MANAGER = "desk", "tech", "customer", "manager"
+
+# (weight, the statuses a repair passes through, from the intake to its final status). Every
+# move is in the default statuses' `next`.
+JOURNEYS = (
+    (30, ("received", "diagnosing", "in_repair", "ready", "collected")),
+    (14, ("received", "in_repair", "ready", "collected")),
+    (12, ("received", "diagnosing", "awaiting_approval", "in_repair", "ready", "collected")),
+    (10, ("received", "diagnosing", "awaiting_approval", "in_repair", "waiting_parts",
+          "in_repair", "ready", "collected")),
+    (9, ("received", "diagnosing", "waiting_parts", "in_repair", "ready", "collected")),
+    (6, ("received", "diagnosing", "awaiting_approval", "cancelled")),
+    (5, ("received", "diagnosing", "ready_unrepaired", "collected")),
+    (3, ("received", "diagnosing", "awaiting_approval", "ready_unrepaired", "collected")),
+    (4, ("received", "diagnosing", "in_repair", "ready", "abandoned")),
+    (3, ("received", "cancelled")),
+    (3, ("received", "diagnosing", "in_repair", "ready", "in_repair", "ready", "collected")),
+)  # fmt: skip
+JOURNEY_WEIGHTS = tuple(weight for weight, _ in JOURNEYS)
+OPEN_STATUSES = (
+    "received", "diagnosing", "in_repair", "awaiting_approval", "waiting_parts", "ready",
+    "ready_unrepaired",
+)  # fmt: skip
+# A collected device that comes back with the same fault: a closed status has no `next`, so
+# only a manager's override reopens it.
+WARRANTY_RETURN = ("in_repair", "ready", "collected")
+WARRANTY_COMMENT = "Back under warranty with the same fault; reopened"
+
+# Hours a ticket stays in a status before the next move: (shortest, longest).
+STAY_HOURS = {
+    "received": (0.2, 20),
+    "diagnosing": (0.5, 30),
+    "in_repair": (0.5, 48),
+    "awaiting_approval": (1, 60),
+    "waiting_parts": (24, 160),
+    "ready": (1, 120),
+    "ready_unrepaired": (1, 72),
+}
+
+# (from, to) -> the comments such a move gets ("" = none written).
+MOVE_COMMENTS = {
+    (None, "received"): ("Checked in at the counter", "Dropped off by the customer", ""),
+    ("received", "diagnosing"): ("", "Started diagnostics", "On the bench"),
+    ("received", "in_repair"): ("", "Known fault, straight to repair"),
+    ("received", "cancelled"): ("Customer withdrew the repair", "Duplicate ticket"),
+    ("diagnosing", "in_repair"): ("", "Fault confirmed; covered by the standard price"),
+    ("diagnosing", "awaiting_approval"): (
+        "Quote sent: parts and labour", "Quote sent by email", "Called the customer with the quote",
+    ),
+    ("diagnosing", "waiting_parts"): (
+        "Screen ordered from supplier", "Battery ordered, ETA 3 days",
+    ),
+    ("diagnosing", "ready_unrepaired"): (
+        "No fault found after 24 hours of testing", "Not economical to repair; customer informed",
+    ),
+    ("awaiting_approval", "in_repair"): (
+        "Customer approved quote by phone", "Customer approved the quote at the counter",
+    ),
+    ("awaiting_approval", "cancelled"): ("Customer declined the quote", "No answer to the quote"),
+    ("awaiting_approval", "ready_unrepaired"): ("Customer declined the repair; return as is",),
+    ("in_repair", "waiting_parts"): (
+        "Screen ordered from supplier", "Replacement part on back order", "Ordered a new battery",
+    ),
+    ("waiting_parts", "in_repair"): ("Part arrived", "Supplier delivered the part", ""),
+    ("in_repair", "ready"): (
+        "Repaired and tested", "Replaced the part; tested for 30 minutes, all good", "",
+    ),
+    ("ready", "collected"): ("Picked up and paid at the counter", "Picked up", ""),
+    ("ready_unrepaired", "collected"): ("Picked up; no charge", "Picked up"),
+    ("ready", "abandoned"): ("Not collected after 90 days and three reminders",),
+    ("ready", "in_repair"): ("Fault came back while the customer tested it at pickup",),
+}  # fmt: skip
+CUSTOMER_APPROVAL_COMMENT = "Approved on the status page"
+
+
+def _mover(to_key: str, from_key: str | None) -> str:
+    if from_key is None or to_key in ("collected", "cancelled", "abandoned"):
+        return DESK  # intake and hand-over: only the front desk and managers close a ticket
+    if from_key == "awaiting_approval" or (from_key == "ready" and to_key == "in_repair"):
+        return DESK  # the customer's decision, taken at the counter or by phone
+    return TECH
+
+
+def journey(rng: random.Random, *, ends_in: str | None = None) -> list[tuple]:
+    """One repair's moves, oldest first: (from key, to key, who, comment, override), the
+    creation first (from None). `ends_in`: the journey is cut where it first reaches that
+    status (a ticket still there); None: a finished repair, up to its closed status."""
+    if ends_in is None:
+        keys = rng.choices([keys for _, keys in JOURNEYS], weights=JOURNEY_WEIGHTS)[0]
+    else:
+        candidates = [(weight, keys) for weight, keys in JOURNEYS if ends_in in keys]
+        keys = rng.choices(
+            [keys for _, keys in candidates], weights=[weight for weight, _ in candidates]
+        )[0]
+        keys = keys[: keys.index(ends_in) + 1]
+    moves = []
+    previous = None
+    for key in keys:
+        who = _mover(key, previous)
+        comment = rng.choice(MOVE_COMMENTS[(previous, key)])
+        if previous == "awaiting_approval" and key == "in_repair" and rng.random() < 0.35:
+            who, comment = CUSTOMER, CUSTOMER_APPROVAL_COMMENT
+        moves.append((previous, key, who, comment, False))
+        previous = key
+    return moves
+
+
+def with_warranty_return(moves: list[tuple]) -> list[tuple]:
+    """A collected repair reopened by a manager's override, repaired and collected again."""
+    assert moves[-1][1] == "collected"
+    reopened = [("collected", WARRANTY_RETURN[0], MANAGER, WARRANTY_COMMENT, True)]
+    previous = WARRANTY_RETURN[0]
+    for key in WARRANTY_RETURN[1:]:
+        reopened.append((previous, key, _mover(key, previous), "", False))
+        previous = key
+    return moves + reopened
+
+
+def move_times(
+    rng: random.Random,
+    moves: list[tuple],
+    *,
+    created: float,
+    now: float,
+    time_limits: dict[str, float | None],
+) -> list[float]:
+    """When each move happened (epoch seconds, strictly increasing, the first = `created`).
+    A finished repair takes the stays of STAY_HOURS (squeezed to end before `now`); an open
+    ticket entered its current status a while ago, mostly within the status's time limit
+    (`time_limits`: hours, None for none), now and then past it (overdue)."""
+    stays = [0.0]
+    for _, key, *_ in moves[:-1]:
+        shortest, longest = STAY_HOURS.get(key, (1, 48))
+        stays.append(3600 * (shortest + rng.random() * (longest - shortest)))
+    if moves[-1][1] == "abandoned":
+        stays[-1] = 86400 * (90 + rng.random() * 20)
+    total = sum(stays)
+    current = moves[-1][1]
+    if current in STAY_HOURS:  # still open (or ready): how long it has been in this status
+        limit = time_limits.get(current) or 96
+        share = 1.2 + rng.random() * 2 if rng.random() < 0.1 else 0.05 + rng.random() * 0.75
+        entered = now - 3600 * limit * share
+        if entered <= created + 60 * len(moves):
+            entered = created + (now - created) * (0.4 + rng.random() * 0.5)
+        latest = entered
+    else:
+        latest = now - 300
+    if total and created + total > latest:
+        # Squeezed: the repair (or its part before the current status) fits the time it had.
+        stays = [stay * (latest - created) / total for stay in stays]
+    elif current in STAY_HOURS and total:
+        stays[-1] += entered - created - total  # it waited longer before this last move
+    times, at = [], created
+    for stay in stays:
+        at += stay
+        times.append(at)
+    return times

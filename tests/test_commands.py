@@ -1,6 +1,7 @@
 """The management commands: create_user, create_api_token and demo."""
 
 import io
+import itertools
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import pytest
 import requests
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from accounts import roles
 from accounts.models import ApiToken, User, hash_token
@@ -21,7 +23,7 @@ from core.models import ActivityLog
 from customers.models import Customer
 from demo.management.commands import demo
 from tests import factories
-from tickets.models import Ticket
+from tickets.models import COMPLETED_GROUPS, Status, StatusChange, Ticket
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -163,9 +165,67 @@ def test_demo_creates_users_of_every_role_and_a_realistic_shop(client, db):
     assert Ticket.objects.order_by("-created_at").first().title in page.content.decode()
 
 
+def test_demo_spreads_tickets_over_every_status_with_their_history(db):
+    run("demo", "--no-serve")
+
+    statuses = Status.objects.in_bulk()
+    in_status = set(Ticket.objects.values_list("status__key", flat=True))
+    assert in_status == {status.key for status in statuses.values()}
+    history = {}
+    for change in StatusChange.objects.order_by("ticket_id", "id"):
+        history.setdefault(change.ticket_id, []).append(change)
+    now = timezone.now()
+    for ticket in Ticket.objects.all():
+        entries = history[ticket.pk]
+        assert entries[0].from_status_id is None, ticket  # the creation comes first
+        assert entries[0].at == ticket.created_at
+        assert entries[-1].to_status_id == ticket.status_id  # and ends where the ticket is
+        for before, after in itertools.pairwise(entries):
+            assert after.from_status_id == before.to_status_id
+            assert before.at < after.at <= now, ticket
+            # Every move is allowed by the statuses, but for a manager's logged override.
+            allowed = statuses[before.to_status_id].next.filter(pk=after.to_status_id).exists()
+            assert allowed or (
+                after.override and after.by.has_perm("tickets.override_status_rules")
+            )
+        assert ticket.status_changed_at == entries[-1].at
+        limit = statuses[ticket.status_id].time_limit
+        assert ticket.overdue_at == (None if limit is None else ticket.status_changed_at + limit)
+        assert ticket.completed == (statuses[ticket.status_id].group in COMPLETED_GROUPS)
+        if ticket.completed:
+            # When it entered ready or closed from an open status.
+            entered = max(
+                e.at
+                for e, previous in zip(entries, [None, *entries], strict=False)
+                if statuses[e.to_status_id].group in COMPLETED_GROUPS
+                and (
+                    previous is None
+                    or statuses[previous.to_status_id].group not in COMPLETED_GROUPS
+                )
+            )
+            assert ticket.completed_at == entered
+        else:
+            assert ticket.completed_at is None
+    # The staff who made the moves: the front desk hands devices over, the technician works.
+    frontdesk = User.objects.get(username="frontdesk")
+    closing = StatusChange.objects.filter(to_status__group="closed", override=False)
+    assert set(closing.values_list("by", flat=True)) == {frontdesk.pk}
+    repairs = StatusChange.objects.filter(to_status__key="ready", from_status__key="in_repair")
+    assert all(change.by_id == change.ticket.tech_id for change in repairs if change.ticket.tech_id)
+    assert StatusChange.objects.filter(comment="Customer approved quote by phone").exists()
+    assert StatusChange.objects.filter(by=None, from_status__key="awaiting_approval").exists()
+    assert 1 <= StatusChange.objects.filter(override=True).count() <= 2
+    overdue = Ticket.objects.filter(completed=False, overdue_at__lte=now).count()
+    assert 1 <= overdue <= 0.3 * Ticket.objects.filter(completed=False).count()
+    assert ActivityLog.objects.filter(action="ticket:status_change").count() == (
+        StatusChange.objects.exclude(from_status=None).count()
+    )
+
+
 def test_demo_is_deterministic_and_adds_nothing_the_second_time(db):
     run("demo", "--no-serve")
     titles = list(Ticket.objects.order_by("pk").values_list("title", flat=True))
+    paths = _status_paths()
     out, _ = run("demo", "--no-serve")
     assert "no demo data added" in out
     assert "unchanged" in out  # the users existed: their passwords were left alone
@@ -178,6 +238,18 @@ def test_demo_is_deterministic_and_adds_nothing_the_second_time(db):
     Customer.objects.all().delete()
     run("demo", "--no-serve")
     assert list(Ticket.objects.order_by("pk").values_list("title", flat=True)) == titles
+    assert _status_paths() == paths
+
+
+def _status_paths() -> list[tuple]:
+    """Every ticket's moves in order (status keys, comment, who), by ticket title."""
+    return [
+        (change.ticket.title, change.from_status_id and change.from_status.key,
+         change.to_status.key, change.comment, change.by and change.by.username)
+        for change in StatusChange.objects.select_related(
+            "ticket", "from_status", "to_status", "by"
+        ).order_by("ticket_id", "id")
+    ]  # fmt: skip
 
 
 def test_demo_leaves_an_existing_shop_alone(db):

@@ -197,9 +197,12 @@ def list_audience(user, *, status_forms: bool = False) -> Audience:
     return permissions.audience(user, per_user=own_rows)
 
 
-def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticket]:
+def ticket_list(
+    *, user, filters: TicketFilters | None = None, flow: "Workflow | None" = None
+) -> QuerySet[Ticket]:
     """The tickets `user` may see, filtered and in a stable order (ties by id, in the
-    sort's direction), with customer and technician joined in."""
+    sort's direction), with customer and technician joined in. `flow`: the workflow the
+    caller has already read, for the status filters."""
     filters = filters or TicketFilters()
     if filters.sort_by not in SORT_FIELDS:
         raise validation_error({"sort_by": [f"Must be one of {', '.join(SORT_FIELDS)}."]})
@@ -262,7 +265,7 @@ def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticke
         else:
             qs = qs.filter(created_at__lte=bound)
 
-    chosen = status_ids(filters)
+    chosen = status_ids(filters, flow)
     if chosen is not None:
         qs = qs.filter(status_id__in=chosen)
     if filters.overdue is not None:

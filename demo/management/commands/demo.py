@@ -11,7 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -25,7 +25,7 @@ from accounts.models import User
 from core.models import ActivityLog
 from customers.models import Customer
 from demo import data as demo_data
-from tickets.models import Status, Ticket
+from tickets.models import COMPLETED_GROUPS, Status, StatusChange, Ticket
 from tickets.queries import active_technicians
 
 DEMO_PASSWORD = "repairshop-demo"
@@ -43,8 +43,16 @@ DEMO_USERS = (
 )
 CUSTOMER_COUNT = 50
 TICKET_COUNT = 150
-OPEN_SHARE = 0.2
+# Not yet handed back: the newest quarter (a fifth in the works, the rest waiting for pickup).
+OPEN_SHARE = 0.25
 DAYS = 90
+# The open tickets' statuses, from the end of the repair back to its start.
+OPEN_PIPELINE = (
+    "ready_unrepaired", "ready", "waiting_parts", "awaiting_approval", "in_repair", "diagnosing",
+    "received",
+)  # fmt: skip
+# Tickets (by age, oldest first) that came back under warranty: a manager's override.
+WARRANTY_RETURNS = (40, 95)
 
 
 class Command(BaseCommand):
@@ -147,9 +155,11 @@ def create_demo_users() -> set[str]:
 @transaction.atomic
 def create_demo_data(*, now) -> tuple[int, int]:
     """~50 customers and ~150 tickets spread over the technicians, priorities and the last
-    90 days, about a fifth still open; the same every time (seeded)."""
+    90 days, about a fifth still in the works and a few waiting for pickup, each with its
+    history through the statuses (demo/data.py JOURNEYS); the same every time (seeded)."""
     rng = random.Random(SEED)
     frontdesk = User.objects.filter(groups__name=roles.FRONTDESK).order_by("pk").first()
+    manager = User.objects.filter(groups__name=roles.MANAGER).order_by("pk").first()
     technicians = list(active_technicians().order_by("pk"))
 
     customer_times = sorted(
@@ -167,10 +177,16 @@ def create_demo_data(*, now) -> tuple[int, int]:
     ticket_times = sorted(
         now - timedelta(seconds=rng.randint(600, DAYS * 24 * 3600)) for _ in range(TICKET_COUNT)
     )
-    received = Status.objects.get(key="received")
-    ready = Status.objects.get(key="ready")
-    open_from = int(TICKET_COUNT * (1 - OPEN_SHARE))  # the newest fifth is still open
-    tickets = []
+    statuses = Status.objects.in_bulk(field_name="key")
+    time_limits = {key: status.time_limit_hours for key, status in statuses.items()}
+    open_from = int(TICKET_COUNT * (1 - OPEN_SHARE))
+    open_count = TICKET_COUNT - open_from
+    # The open tickets, oldest first, go from the end of the repair back to its start: the
+    # oldest wait for pickup, the newest were just received; every status gets a few.
+    open_ends = [
+        OPEN_PIPELINE[position * len(OPEN_PIPELINE) // open_count] for position in range(open_count)
+    ]
+    tickets, journeys = [], []
     for index, created_at in enumerate(ticket_times):
         values = demo_data.ticket_values(rng)
         is_open = index >= open_from
@@ -178,20 +194,63 @@ def create_demo_data(*, now) -> tuple[int, int]:
             customer=rng.choice(customers),
             tech=rng.choice(technicians) if technicians and rng.random() > 0.03 else None,
             created_at=created_at,
-            status=received if is_open else ready,
-            completed=not is_open,
             **values,
         )
-        if not is_open:
-            ticket.completed_at = min(
-                created_at + timedelta(hours=rng.randint(2, 24 * 7)), now - timedelta(minutes=5)
-            )
+        moves = demo_data.journey(rng, ends_in=open_ends[index - open_from] if is_open else None)
+        if index in WARRANTY_RETURNS and moves[-1][1] == "collected":
+            moves = demo_data.with_warranty_return(moves)
+        times = demo_data.move_times(
+            rng,
+            moves,
+            created=created_at.timestamp(),
+            now=now.timestamp(),
+            time_limits=time_limits,
+        )
+        moved_at = [datetime.fromtimestamp(at, UTC) for at in times]
+        _place_in_status(ticket, statuses, moves, moved_at)
+        if ticket.completed:
             ticket.notes = rng.choice(demo_data.WORK_NOTES)
-        ticket.updated_at = ticket.completed_at or created_at
-        ticket.status_changed_at = ticket.updated_at
         tickets.append(ticket)
+        journeys.append((moves, moved_at))
     Ticket.objects.bulk_create(tickets)
+    # bulk_update writes the time as given (auto_now would stamp it "now").
     Ticket.objects.bulk_update(tickets, ["updated_at"])
+
+    movers = {demo_data.DESK: frontdesk or manager, demo_data.MANAGER: manager}
+    history, status_activity = [], []
+    for ticket, (moves, moved_at) in zip(tickets, journeys, strict=True):
+        for (source, target, who, comment, override), at in zip(moves, moved_at, strict=True):
+            # The work on an unassigned ticket: the manager's; None: the customer's approval.
+            by = (ticket.tech or manager) if who == demo_data.TECH else movers.get(who)
+            history.append(
+                StatusChange(
+                    ticket=ticket,
+                    from_status=statuses[source] if source else None,
+                    to_status=statuses[target],
+                    at=at,
+                    by=by,
+                    comment=comment,
+                    override=override,
+                )
+            )
+            if source is not None:
+                status_activity.append(
+                    ActivityLog(
+                        actor=by,
+                        action="ticket:status_change",
+                        object_type="ticket",
+                        object_id=ticket.pk,
+                        metadata={
+                            "via": "demo",
+                            "from": source,
+                            "to": target,
+                            "comment": comment,
+                            "override": override,
+                        },
+                        created_at=at,
+                    )
+                )
+    StatusChange.objects.bulk_create(history)
 
     for tech in technicians:
         own = [t.created_at for t in tickets if t.tech_id == tech.pk]
@@ -220,16 +279,27 @@ def create_demo_data(*, now) -> tuple[int, int]:
                 created_at=t.created_at,
             )
         )
-        if t.completed:
-            activity.append(
-                ActivityLog(
-                    actor=t.tech or frontdesk,
-                    action="ticket:status_change",
-                    object_type="ticket",
-                    object_id=t.pk,
-                    metadata={"via": "demo", "completed": {"old": False, "new": True}},
-                    created_at=t.completed_at,
-                )
-            )
+    activity += status_activity
     ActivityLog.objects.bulk_create(activity)
     return len(customers), len(tickets)
+
+
+def _place_in_status(ticket: Ticket, statuses: dict, moves: list[tuple], moved_at: list) -> None:
+    """The ticket's status fields after its moves, as tickets.services would have left them:
+    completedAt is when it last entered the ready or closed groups from an open one."""
+    completed_at = None
+    was_completed = False
+    for (_, target, *_), at in zip(moves, moved_at, strict=True):
+        is_completed = statuses[target].group in COMPLETED_GROUPS
+        if not is_completed:
+            completed_at = None
+        elif not was_completed:
+            completed_at = at
+        was_completed = is_completed
+    status = statuses[moves[-1][1]]
+    ticket.status = status
+    ticket.completed = status.group in COMPLETED_GROUPS
+    ticket.completed_at = completed_at
+    ticket.status_changed_at = ticket.updated_at = moved_at[-1]
+    limit = status.time_limit
+    ticket.overdue_at = None if limit is None else ticket.status_changed_at + limit
