@@ -110,7 +110,8 @@
     const source = card.closest("[data-board-column]");
     const list = card.parentNode;
     const nextSibling = card.nextSibling;
-    const target = button.dataset.group === "closed" ? null : columnOf(button.value);
+    // A status without a column (the closed ones) takes the card off the board.
+    const target = columnOf(button.value);
     const original = card.cloneNode(true);
 
     // Optimistic: the card is where it is going, or off the board.
