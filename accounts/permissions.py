@@ -120,6 +120,11 @@ def role_names(user) -> frozenset[str]:
     )
 
 
+def is_front_desk(user) -> bool:
+    """A member of the front desk's group: the open tickets are their list's default view."""
+    return roles.FRONTDESK in role_names(user)
+
+
 def is_technician(user) -> bool:
     """A member of the technicians' group: has a queue, can be assigned tickets."""
     return roles.TECHNICIAN in role_names(user)

@@ -74,7 +74,7 @@ def _version_sql(vendor: str) -> str:
         table = apps.get_model(label)._meta.db_table
         parts.append(f"(SELECT max(id) FROM {table})")  # noqa: S608 - table names only
         parts.append(f"(SELECT max(updated_at) FROM {table})")  # noqa: S608
-    now = "now()" if vendor == "postgresql" else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+    now = "clock_timestamp()" if vendor == "postgresql" else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
     for dotted in settings.RENDERED_VERSION_DEADLINES:
         label, column = dotted.rsplit(".", 1)
         table = apps.get_model(label)._meta.db_table

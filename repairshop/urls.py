@@ -12,7 +12,8 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("api/", api.urls),
     # Any other /api/ URL: the JSON 404 of docs/api.md §1, not the HTML page.
-    re_path(r"^api(?:/.*)?$", api_not_found),
+    # [\s\S], not ".": a newline too (%0A in a path fell through to the HTML 404).
+    re_path(r"^api(?:/[\s\S]*)?$", api_not_found),
     path("", ticket_views.home, name="home"),
     path("customers/", include("customers.urls")),
     path("tickets/", include("tickets.urls")),

@@ -66,7 +66,8 @@ T_STATUS = denied("ticket:status_change")
 
 # (method, path template, variant): expected answer per caller, in CALLERS order.
 # Variants: "missing" targets an id no row has; "htmx" is the request htmx sends (a
-# fragment, or the row of a status change); "walk-in" checks in a new customer too.
+# fragment, or the row of a status change); "card" a move from a board card (htmx, with
+# fragment=card); "walk-in" checks in a new customer too.
 MATRIX = {
     # anonymous, manager, frontdesk, technician, other_technician, viewer
     ("GET", "/", ""): (LOGIN, 302, 302, 302, 302, 302),
@@ -149,6 +150,10 @@ MATRIX = {
     ("GET", "/tickets/queue/", ""): (LOGIN, 200, 200, 200, 200, 200),
     ("GET", "/tickets/queue/", "htmx"): (LOGIN, 200, 200, 200, 200, 200),
     ("POST", "/tickets/queue/", ""): (LOGIN, 405, 405, 405, 405, 405),
+    # The board: everyone who may view tickets (a technician sees their own cards).
+    ("GET", "/tickets/board/", ""): (LOGIN, 200, 200, 200, 200, 200),
+    ("GET", "/tickets/board/", "htmx"): (LOGIN, 200, 200, 200, 200, 200),
+    ("POST", "/tickets/board/", ""): (LOGIN, 405, 405, 405, 405, 405),
     ("GET", "/tickets/{ticket_id}/", ""): (LOGIN, 200, 200, 200, 403, 200),
     ("GET", "/tickets/{ticket_id}/", "missing"): (LOGIN, 404, 404, 404, 404, 404),
     # The edit form.
@@ -157,6 +162,15 @@ MATRIX = {
     ("GET", "/tickets/{ticket_id}/status/", ""): (LOGIN, 405, 405, 405, 405, 405),
     ("POST", "/tickets/{ticket_id}/status/", ""): (LOGIN, WROTE, WROTE, WROTE, T_STATUS, T_STATUS),
     ("POST", "/tickets/{ticket_id}/status/", "htmx"): (
+        LOGIN,
+        WROTE,
+        WROTE,
+        WROTE,
+        T_STATUS,
+        T_STATUS,
+    ),
+    # A move from a board card (board.js): the fresh card.
+    ("POST", "/tickets/{ticket_id}/status/", "card"): (
         LOGIN,
         WROTE,
         WROTE,
@@ -173,6 +187,7 @@ MATRIX = {
 SUCCESS_STATUS = {
     ("POST", "/accounts/password/", ""): 200,
     ("POST", "/tickets/{ticket_id}/status/", "htmx"): 200,
+    ("POST", "/tickets/{ticket_id}/status/", "card"): 200,
 }
 
 CASES = [
@@ -299,13 +314,15 @@ def _body(row, caller, world) -> dict:
         ticket = world["ticket"]
         return {**_form_values(TicketEditForm.initial_from(ticket)), "priority": "high"}
     if template == "/tickets/{ticket_id}/status/":
+        if variant == "card":
+            return {"status": "ready", "fragment": "card"}
         return {"completed": "true"}
     return {}
 
 
 def _headers(row) -> dict:
     _, template, variant = row
-    if variant != "htmx":
+    if variant not in ("htmx", "card"):
         return {}
     headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": f"http://testserver{template}"}
     if template == "/tickets/new/":

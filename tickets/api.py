@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router
-from pydantic import Field, Strict, WithJsonSchema
+from pydantic import ConfigDict, Field, Strict, WithJsonSchema
 
 from accounts import permissions
 from core import rendered
@@ -191,6 +191,9 @@ def _status_rules(data: dict[str, Any], request) -> dict[str, list[str]]:
 
 @body_rules(_ticket_rules(creating=True))
 class TicketCreateIn(ApiIn):
+    # Part 1's `completed` or §12's `status`, not both (the service says so too).
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["completed", "status"]}})
+
     customer_id: JsonId
     title: required_text(200)
     description: required_text(10000)
@@ -236,6 +239,10 @@ class TicketUpdateIn(ApiIn):
 @body_rules(_status_rules)
 class TicketStatusIn(ApiIn):
     """Either part 1's `completed` (with `notes`) or a `status` (with `comment`); not both."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["completed"]}, {"required": ["status"]}]}
+    )
 
     completed: bool = Field(
         None,
@@ -304,6 +311,11 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
     """Search, filter, sort and page through the tickets the caller may see."""
     search = params.search.strip() if params.search and params.search.strip() else None
     tech = params.tech.strip() if params.tech and params.tech.strip() else None
+    # A blank status filter is no filter (and not echoed), like an empty search.
+    status = params.status if params.status and params.status.strip(" ,") else None
+    status_group = (
+        params.status_group if params.status_group and params.status_group.strip(" ,") else None
+    )
     # An empty date is a bad date (400), unlike an empty search, which means "no search".
     date_from, date_to = params.date_from, params.date_to
     filters = queries.TicketFilters(
@@ -312,8 +324,8 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
         tech_email=tech,
         customer_id=params.customer_id,
         priority=params.priority,
-        statuses=params.status,
-        groups=params.status_group,
+        statuses=status,
+        groups=status_group,
         overdue=params.overdue,
         date_from=date_from,
         date_to=date_to,
@@ -327,8 +339,8 @@ def list_tickets(request: HttpRequest, params: Query[TicketListQuery]):
         "tech": tech,
         "customerId": params.customer_id,
         "priority": params.priority,
-        "status": params.status,
-        "statusGroup": params.status_group,
+        "status": status,
+        "statusGroup": status_group,
         "overdue": params.overdue,
         "dateFrom": date_from,
         "dateTo": date_to,

@@ -7,8 +7,15 @@ from django import forms
 
 from core.errors import DomainError
 from core.validation import parse_timestamp
-from tickets.models import DeviceType, Priority
-from tickets.queries import SORT_KEYS, TicketFilters, active_technicians, as_bound
+from tickets.models import OPEN_GROUPS, DeviceType, Priority, StatusGroup
+from tickets.queries import (
+    SORT_KEYS,
+    TicketFilters,
+    Workflow,
+    active_technicians,
+    as_bound,
+    workflow,
+)
 
 PAGE_SIZE = 25
 # The keys of queries.SORT_KEYS (the API's sortBy names), labelled, in the menu's order.
@@ -35,18 +42,66 @@ def technician_choices(*, empty_label: str) -> list[tuple[str, str]]:
     ]
 
 
+class CommaListField(forms.MultipleChoiceField):
+    """Several values, as the API takes them: repeated (?status=a&status=b), comma-separated
+    (?status=a,b) or both. Every unknown value is named in one error."""
+
+    def to_python(self, value):
+        items = [value] if isinstance(value, str) else super().to_python(value)
+        return [part.strip() for item in items for part in item.split(",") if part.strip()]
+
+    def validate(self, value):
+        unknown = [item for item in value if item and not self.valid_value(item)]
+        if unknown:
+            raise forms.ValidationError(
+                f"Unknown: {', '.join(unknown)}. Choose from {self.known()}."
+            )
+
+    def known(self) -> str:
+        return ", ".join(str(key) for key, _ in self.choices)
+
+
+# Quick filters of the ticket list, each one click: (label, query string).
+QUICK_FILTERS = (
+    ("Open", "statusGroup=" + ",".join(OPEN_GROUPS)),
+    ("Waiting for pickup", f"statusGroup={StatusGroup.READY}"),
+    ("Overdue", "overdue=true"),
+    ("Everything", "completed="),
+)
+# The query parameters that filter the list: a query without any is the default view.
+FILTER_PARAMS = (
+    "search",
+    "completed",
+    "tech",
+    "priority",
+    "customerId",
+    "dateFrom",
+    "dateTo",
+    "status",
+    "statusGroup",
+    "overdue",
+)
+
+
 class TicketFilterForm(forms.Form):
     """The ticket list's query string, with the API's parameter names (docs/api.md §11)."""
 
     search = forms.CharField(label="Search", required=False, max_length=200)
     completed = forms.ChoiceField(
-        label="Status",
+        label="Open or completed",
         required=False,
         choices=[("", "Open and completed"), ("false", "Open"), ("true", "Completed")],
     )
     tech = forms.ChoiceField(label="Technician", required=False)
     priority = forms.ChoiceField(
         label="Priority", required=False, choices=[("", "Any priority"), *PRIORITY_CHOICES]
+    )
+    status = CommaListField(label="Status", required=False)
+    statusGroup = CommaListField(label="Group", required=False, choices=StatusGroup.choices)
+    overdue = forms.ChoiceField(
+        label="Overdue",
+        required=False,
+        choices=[("", "Overdue or not"), ("true", "Overdue"), ("false", "Not overdue")],
     )
     customerId = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
     dateFrom = forms.DateField(
@@ -58,8 +113,10 @@ class TicketFilterForm(forms.Form):
     sortBy = forms.ChoiceField(choices=SORT_CHOICES, required=False)
     sortOrder = forms.ChoiceField(choices=[("asc", "asc"), ("desc", "desc")], required=False)
 
-    def __init__(self, *args, technicians: bool = True, **kwargs):
+    def __init__(self, *args, flow: Workflow | None = None, technicians: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        self.flow = flow or workflow()
+        self.fields["status"].choices = [(s.key, s.label) for s in self.flow.statuses]
         if technicians:
             self.fields["tech"].choices = technician_choices(empty_label="Any technician")
         else:
@@ -93,6 +150,10 @@ class TicketFilterForm(forms.Form):
             "completed_param": data.get("completed") or "",
             "tech": data.get("tech") or None,
             "priority": data.get("priority") or None,
+            "statuses": data.get("status") or [],
+            "groups": data.get("statusGroup") or [],
+            "overdue": {"true": True, "false": False}.get(data.get("overdue") or ""),
+            "overdue_param": data.get("overdue") or "",
             "customer_id": data.get("customerId"),
             "date_from": data.get("dateFrom"),
             "date_to": data.get("dateTo"),
@@ -109,6 +170,9 @@ class TicketFilterForm(forms.Form):
             tech_email=values["tech"],
             customer_id=values["customer_id"],
             priority=values["priority"],
+            statuses=values["statuses"] or None,
+            groups=values["groups"] or None,
+            overdue=values["overdue"],
             date_from=values["date_from"],
             date_to=values["date_to"],
             sort_by=SORT_KEYS[values["sort_by"]],

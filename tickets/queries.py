@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -19,6 +20,7 @@ from core.errors import validation_error
 from core.rendered import Audience
 from core.validation import has_nul, is_storable_id
 from tickets.models import (
+    BOARD_GROUPS,
     Priority,
     Status,
     StatusChange,
@@ -68,26 +70,28 @@ def _values(value) -> list[str]:
 def status_ids(filters: TicketFilters, flow: "Workflow | None" = None) -> list[int] | None:
     """The statuses the status and group filters leave (both given: those in both), or None
     without either. VALIDATION_ERROR naming every unknown key and group at once."""
-    if filters.statuses is None and filters.groups is None:
+    if not filters.statuses and not filters.groups:
         return None
     flow = flow or workflow()
     field_errors: dict[str, list[str]] = {}
     chosen = set(flow.by_id)
-    if filters.statuses is not None:
-        keys = _values(filters.statuses)
+    # A blank filter ("", ",") is no filter, as an empty search is no search.
+    keys = _values(filters.statuses or ())
+    if keys:
         unknown = [key for key in keys if key not in flow.by_key]
-        if unknown or not keys:
-            field_errors["status"] = [f"Unknown status: {', '.join(unknown) or '(none)'}."]
+        if unknown:
+            field_errors["status"] = [f"Unknown status: {', '.join(unknown)}."]
         chosen &= {flow.by_key[key].pk for key in keys if key in flow.by_key}
-    if filters.groups is not None:
-        groups = _values(filters.groups)
+    groups = _values(filters.groups or ())
+    if groups:
         unknown = [group for group in groups if group not in StatusGroup.values]
-        if unknown or not groups:
+        if unknown:
             field_errors["status_group"] = [
-                f"Unknown group: {', '.join(unknown) or '(none)'}."
-                f" Use {', '.join(StatusGroup.values)}."
+                f"Unknown group: {', '.join(unknown)}. Use {', '.join(StatusGroup.values)}."
             ]
         chosen &= {status.pk for status in flow.in_groups(groups)}
+    if not keys and not groups:
+        return None
     if field_errors:
         raise validation_error(field_errors)
     return sorted(chosen)
@@ -194,9 +198,12 @@ def list_audience(user, *, status_forms: bool = False) -> Audience:
     return permissions.audience(user, per_user=own_rows)
 
 
-def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticket]:
+def ticket_list(
+    *, user, filters: TicketFilters | None = None, flow: "Workflow | None" = None
+) -> QuerySet[Ticket]:
     """The tickets `user` may see, filtered and in a stable order (ties by id, in the
-    sort's direction), with customer and technician joined in."""
+    sort's direction), with customer and technician joined in. `flow`: the workflow the
+    caller has already read, for the status filters."""
     filters = filters or TicketFilters()
     if filters.sort_by not in SORT_FIELDS:
         raise validation_error({"sort_by": [f"Must be one of {', '.join(SORT_FIELDS)}."]})
@@ -259,7 +266,7 @@ def ticket_list(*, user, filters: TicketFilters | None = None) -> QuerySet[Ticke
         else:
             qs = qs.filter(created_at__lte=bound)
 
-    chosen = status_ids(filters)
+    chosen = status_ids(filters, flow)
     if chosen is not None:
         qs = qs.filter(status_id__in=chosen)
     if filters.overdue is not None:
@@ -428,3 +435,84 @@ def ticket_history(*, user, ticket_id: int) -> tuple[Ticket, list[HistoryEntry]]
             )
         )
     return ticket, entries
+
+
+# --- the board (contract §12 "Lists") --------------------------------------------------------
+BOARD_COLUMN_CARDS = 50
+
+
+@dataclass(frozen=True)
+class BoardColumn:
+    status: Status
+    cards: list[Ticket]  # most urgent first, then oldest; at most BOARD_COLUMN_CARDS
+    total: int  # every ticket of the column this user may see
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.cards)
+
+
+@dataclass(frozen=True)
+class Board:
+    columns: list[BoardColumn]
+    flow: Workflow
+
+
+def board(*, user, per_column: int = BOARD_COLUMN_CARDS) -> Board:
+    """The open tickets `user` may see in one column per status of the groups new to ready:
+    the active statuses by position, and an inactive one only while it still holds tickets
+    this user sees. Each column holds its most urgent and then oldest tickets, at most
+    `per_column`, with its total.
+
+    Five queries whatever the number of tickets: the workflow (three), the totals per status
+    (one GROUP BY) and the cards of every column (one query, see _first_of_each)."""
+    visible = _visible_tickets(user)
+    flow = workflow()
+    statuses = flow.in_groups(BOARD_GROUPS)
+    totals = dict(
+        visible.filter(status__in=statuses)
+        .order_by()
+        .values_list("status_id")
+        .annotate(n=Count("id"))
+        .values_list("status_id", "n")
+    )
+    shown = [status for status in statuses if status.active or totals.get(status.pk)]
+    cards: dict[int, list[Ticket]] = {status.pk: [] for status in shown}
+    card_ids = _first_of_each(
+        [
+            visible.filter(status_id=status.pk).order_by("-priority", "created_at", "id")
+            for status in shown
+            if totals.get(status.pk)
+        ],
+        per_column,
+    )
+    if card_ids is not None:
+        for ticket in visible.filter(pk__in=card_ids).order_by():
+            cards[ticket.status_id].append(ticket)
+    for column in cards.values():
+        # A UNION ALL keeps no order of its own.
+        column.sort(key=lambda ticket: (-ticket.priority, ticket.created_at, ticket.pk))
+    return Board(
+        columns=[
+            BoardColumn(status=status, cards=cards[status.pk], total=totals.get(status.pk, 0))
+            for status in shown
+        ],
+        flow=flow,
+    )
+
+
+def _first_of_each(querysets: list[QuerySet], limit: int) -> RawSQL | None:
+    """The ids of the first `limit` rows of each queryset, as one subquery: a UNION ALL of one
+    slice per queryset, each a walk down an index (ticket_board_idx) that stops after `limit`
+    rows. A window function (row_number() per status) would read every ticket of the
+    statuses instead, and the ready ones pile up when devices are not collected. Django
+    refuses sliced parts in a UNION on SQLite, so each part is wrapped in a sub-select here,
+    which both backends accept."""
+    parts, params = [], []
+    for i, queryset in enumerate(querysets):
+        sql, part_params = queryset.values_list("pk")[:limit].query.sql_with_params()
+        parts.append(f"SELECT * FROM ({sql}) AS part{i}")  # noqa: S608 - compiled by the ORM
+        params.extend(part_params)
+    if not parts:
+        return None
+    return RawSQL(" UNION ALL ".join(parts), params)  # noqa: S611 - parts compiled by the ORM

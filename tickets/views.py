@@ -38,13 +38,16 @@ from customers import services as customer_services
 from customers.forms import CustomerForm
 from tickets import queries, services
 from tickets.forms import (
+    FILTER_PARAMS,
     PAGE_SIZE,
+    QUICK_FILTERS,
     CustomerPickerForm,
     StatusForm,
     TicketCreateForm,
     TicketEditForm,
     TicketFilterForm,
 )
+from tickets.models import OPEN_GROUPS
 
 QUEUE_PAGE_SIZE = 50
 TICKETS_CHANGED = "tickets-changed"
@@ -109,17 +112,20 @@ def ticket_list(request):
     version = rendered.data_version()
 
     def context():
+        flow = queries.workflow()
         filter_form = TicketFilterForm(
-            request.GET, technicians=permissions.can_view_all_tickets(request.user)
+            _filter_data(request),
+            flow=flow,
+            technicians=permissions.can_view_all_tickets(request.user),
         )
         filters = filter_form.values()
-        tickets = queries.ticket_list(user=request.user, filters=filter_form.query())
+        tickets = queries.ticket_list(user=request.user, filters=filter_form.query(), flow=flow)
         # A search over all history is shown without a total: counting its matches costs
         # many times the page (see paginate).
         page = paginate(
             tickets, page=_page_number(request), page_size=PAGE_SIZE, count=not filters["search"]
         )
-        return _list_context(request, page, filter_form, filters, version)
+        return _list_context(request, page, filter_form, filters, version) | {"workflow": flow}
 
     return render_list(
         request,
@@ -129,6 +135,18 @@ def ticket_list(request):
         context=context,
         audience=queries.list_audience(request.user, status_forms=True),
     )
+
+
+def _filter_data(request):
+    """The list's filters: the query's, or for the front desk without any filter in it, the
+    open tickets (their working view; "Everything" is one click away)."""
+    if permissions.is_front_desk(request.user) and not any(
+        name in request.GET for name in FILTER_PARAMS
+    ):
+        data = request.GET.copy()
+        data["statusGroup"] = ",".join(OPEN_GROUPS)
+        return data
+    return request.GET
 
 
 def _page_number(request) -> int:
@@ -145,7 +163,18 @@ def _list_context(request, page, filter_form, filters, version) -> dict:
         "params": list_params(request),
         "version": version,
         "row_next": _list_url(request),
+        "quick_filters": _quick_filters(filter_form.data),
     }
+
+
+def _quick_filters(data) -> list[dict]:
+    """The one-click filters, each marked when the list shows exactly it."""
+    shown = {name: data.getlist(name) for name in FILTER_PARAMS if name in data}
+    links = []
+    for label, query in QUICK_FILTERS:
+        name, value = query.split("=")
+        links.append({"label": label, "query": query, "current": shown == {name: [value]}})
+    return links
 
 
 def _customer_or_none(user, customer_id):
@@ -162,7 +191,8 @@ def _customer_or_none(user, customer_id):
 @page_login_required
 @require_safe
 def technician_queue(request):
-    """My queue: the signed-in technician's open tickets, most urgent and oldest first."""
+    """My queue: the signed-in technician's open tickets by status (a heading per status, in
+    the statuses' order), in each the most urgent and oldest first."""
     unchanged = _unchanged_poll(request)
     if unchanged:
         return unchanged
@@ -189,6 +219,37 @@ def technician_queue(request):
         context=context,
         # A queue is its technician's own.
         audience=permissions.audience(request.user, per_user=True),
+    )
+
+
+@page_login_required
+@require_safe
+def board(request):
+    """One column per status from new to ready, a card per ticket with the moves this user
+    may make from its status; live like the lists."""
+    unchanged = _unchanged_poll(request)
+    if unchanged:
+        return unchanged
+    version = rendered.data_version()
+
+    def context():
+        board = queries.board(user=request.user)
+        return {
+            "nav": "board",
+            "board": board,
+            "flow": board.flow,
+            "params": list_params(request),
+            "version": version,
+        }
+
+    return render_list(
+        request,
+        template="tickets/board.html",
+        fragment="board-results",
+        version=version,
+        context=context,
+        # The cards carry the moves, which for a technician depend on whose ticket it is.
+        audience=queries.list_audience(request.user, status_forms=True),
     )
 
 
@@ -373,14 +434,29 @@ def _edit_form(request, ticket) -> TicketEditForm:
 
 
 def _detail_context(user, ticket, form, conflict) -> dict:
+    flow = queries.workflow()
+    moves = flow.moves_for(user, ticket)
+    _, history = queries.ticket_history(user=user, ticket_id=ticket.pk)
     return {
         "nav": "tickets",
         "ticket": ticket,
         "form": form,
         "conflict": conflict,
         "may_change_status": permissions.can_change_status(user, ticket),
+        "moves": moves,
+        "override_moves": _override_moves(user, ticket, flow, moves),
+        "history": history,
         "timeline": activity_timeline(object_type="ticket", object_id=ticket.pk),
     }
+
+
+def _override_moves(user, ticket, flow, moves) -> list:
+    """For a user who may override the rules (managers): every other active status, which
+    the service logs as an override."""
+    if not permissions.can_override_status_rules(user):
+        return []
+    offered = {status.pk for status in moves} | {ticket.status_id}
+    return [status for status in flow.statuses if status.active and status.pk not in offered]
 
 
 def _row_context(request, ticket) -> dict:
@@ -417,6 +493,8 @@ def ticket_status(request, ticket_id: int):
     """A move to another status (or part 1's complete / reopen). From app.js (HX-Request)
     the answer is the fresh row, or the refusal with its reason (for a move the status does
     not allow, the moves it does); from a plain form post, a message and a redirect."""
+    if request.htmx and request.POST.get("fragment") == "card":
+        return _board_card_move(request, ticket_id)
     form = StatusForm(request.POST)
     if not form.is_valid():
         return _status_refused(
@@ -454,3 +532,27 @@ def _status_refused(request, ticket_id: int, error: DomainError):
     if error.code == errors.CONFLICT and current is not None:
         return _refusal(request, 409, STALE_STATUS, ticket=current)
     return _refusal(request, error.status, error.message)
+
+
+def _board_card_move(request, ticket_id: int):
+    """A move from a board card (board.js): the fresh card, which the script puts in the
+    column of its new status (or takes off the board for a closed one), or the refusal with
+    its reason, which the script shows on the card it puts back."""
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return _refusal(request, 400, NOT_UNDERSTOOD)
+    try:
+        ticket = services.ticket_set_status(
+            actor=request.user, ticket_id=ticket_id, **form.values()
+        )
+    except DomainError as error:
+        return _refusal(request, error.status, error.message)
+    context = {"ticket": ticket, "flow": queries.workflow()}
+    response = vary_on_htmx(render(request, "tickets/board.html#board-card", context))
+    trigger_client_event(response, TICKETS_CHANGED, {})
+    trigger_client_event(
+        response,
+        "showMessage",
+        {"text": f"Ticket #{ticket.pk}: {ticket.status.label}.", "level": "success"},
+    )
+    return response

@@ -4,7 +4,7 @@
  * so every behaviour lives here and hangs off htmx events or plain DOM events:
  *   1. messages       showMessage events (sent by the server in HX-Trigger) and local ones
  *   2. live lists     the poll of [data-poll] regions, with back-off and a status line
- *   3. status change  optimistic row update, rolled back when the server refuses
+ *   3. status change  a row's move: optimistic badge, rolled back when the server refuses
  *   4. new ticket     "existing customer" / "new customer" switch and the picker
  */
 (function () {
@@ -176,7 +176,8 @@
   });
 
   // ---------------------------------------------------------------------------------------
-  // 3. Status change (complete / reopen), optimistic
+  // 3. Status change, optimistic: a row's move (its button carries the target's label and
+  // group) shows the target at once; a refusal puts the row back and says why.
   // ---------------------------------------------------------------------------------------
   function rowFromHtml(html) {
     const template = document.createElement("template");
@@ -210,15 +211,16 @@
     cell.appendChild(note);
   }
 
-  function applyOptimistic(row, completed) {
+  function applyOptimistic(row, submitter, completed) {
     row.classList.add("is-pending");
-    row.classList.toggle("is-completed", completed);
-    row.dataset.completed = completed ? "true" : "false";
     const badge = row.querySelector("[data-status-badge]");
-    if (badge) {
+    const label = submitter && submitter.dataset.statusLabel;
+    if (badge && label) {
+      badge.textContent = label;
+      badge.className = "badge status-" + (submitter.dataset.statusGroup || "");
+    } else if (badge && completed !== null) {
+      // Part 1's complete / reopen, from a form that posts `completed`.
       badge.textContent = completed ? "Completed" : "Open";
-      badge.classList.toggle("completed", completed);
-      badge.classList.toggle("open", !completed);
     }
     const details = row.querySelector("details.status-action");
     if (details) details.open = false;
@@ -242,9 +244,9 @@
 
     const body = new FormData(form);
     if (event.submitter && event.submitter.name) body.append(event.submitter.name, event.submitter.value);
-    const completed = body.get("completed") === "true";
+    const completed = body.has("completed") ? body.get("completed") === "true" : null;
     const original = row.cloneNode(true);
-    applyOptimistic(row, completed);
+    applyOptimistic(row, event.submitter, completed);
 
     function rollback(message) {
       const restored = original.cloneNode(true);

@@ -67,8 +67,16 @@ def _point_at_real_rows(case, data):
         value = (case.path_parameters or {}).get(name)
         if isinstance(value, int) and value % 2 == 0:
             case.path_parameters[name] = real[value // 2 % len(real)]
+    query = case.query or {}
+    # Statuses are shop data: a random key is a 400 (§12 rule 1), as a random email is.
+    if isinstance(query.get("status"), str):
+        query["status"] = "ready,received"
+    if isinstance(query.get("statusGroup"), str):
+        query["statusGroup"] = "new,waiting"
     if not isinstance(case.body, dict):
         return
+    if isinstance(case.body.get("status"), str):
+        case.body["status"] = "diagnosing"  # active, not closed; a move may still be a 409
     customer_id = case.body.get("customerId")
     if isinstance(customer_id, int | float) and not isinstance(customer_id, bool):
         # The customer with a ticket: it cannot be deactivated meanwhile (HAS_DEPENDENCIES).

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from customers.models import Customer
 from tests import factories
 from tests.helpers import TABLET
+from tickets import services
 from tickets.models import Priority, Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -149,14 +150,15 @@ def test_technician_completes_a_ticket_from_my_queue_on_a_tablet(open_page, tech
     )
     assert too_small == []
 
-    row.get_by_text("Complete…").click()
-    row.get_by_label("Notes (optional)").fill("New keyboard fitted, tested.")
-    row.get_by_role("button", name="Mark completed").click()
-    expect(page.locator("#messages")).to_contain_text(f"Ticket #{ticket.pk} completed.")
+    row.get_by_text("Move…").click()
+    row.get_by_label("Comment (optional)").fill("New keyboard fitted, tested.")
+    row.get_by_role("button", name="Ready for pickup", exact=True).click()
+    expect(page.locator("#messages")).to_contain_text(f"Ticket #{ticket.pk}: Ready for pickup.")
     expect(page.locator(f"#ticket-{ticket.pk}")).to_have_count(0)  # the queue refreshed
     expect(page.locator(f"#ticket-{other.pk}")).to_be_visible()
     ticket.refresh_from_db()
-    assert ticket.completed and ticket.notes == "New keyboard fitted, tested."
+    assert ticket.completed and ticket.status.key == "ready"
+    assert ticket.status_changes.latest("id").comment == "New keyboard fitted, tested."
 
 
 def test_refused_status_change_rolls_back(open_page, technician, other_technician, customer):
@@ -164,38 +166,70 @@ def test_refused_status_change_rolls_back(open_page, technician, other_technicia
     page = open_page(technician, "/tickets/queue/")
     row = page.locator(f"#ticket-{ticket.pk}")
     badge = row.locator("[data-status-badge]")
-    expect(badge).to_have_text("Open")
+    expect(badge).to_have_text("Received")
 
     # Meanwhile the front desk gives the ticket to someone else.
     Ticket.objects.filter(pk=ticket.pk).update(tech=other_technician)
 
     held = []
     page.route(f"**/tickets/{ticket.pk}/status/", lambda route: held.append(route))
-    row.get_by_text("Complete…").click()
-    row.get_by_role("button", name="Mark completed").click()
+    row.get_by_text("Move…").click()
+    row.get_by_role("button", name="Ready for pickup", exact=True).click()
     wait_for_held(page, held)
-    expect(badge).to_have_text("Completed")  # optimistic, before the server answers
+    expect(badge).to_have_text("Ready for pickup")  # optimistic, before the server answers
     held[0].continue_()
 
-    expect(badge).to_have_text("Open")
+    expect(badge).to_have_text("Received")
     expect(row).to_contain_text("You can only update your assigned tickets")
     expect(page.locator("#messages")).to_contain_text("You can only update your assigned tickets")
     assert not Ticket.objects.get(pk=ticket.pk).completed
 
 
-def test_stale_status_change_shows_the_fresh_values(open_page, frontdesk, customer):
+def test_move_after_an_edit_elsewhere_goes_through_with_the_fresh_row(
+    open_page, frontdesk, customer
+):
+    """A move is judged by the status the ticket is in when it arrives, not by the page's
+    copy: an edit of the title in between does not refuse it, and the row shows the edit."""
     ticket = factories.make_ticket(customer=customer, title="Old title")
     page = open_page(frontdesk, "/tickets/")
     row = page.locator(f"#ticket-{ticket.pk}")
     ticket.title = "Renamed by a colleague"
-    ticket.save()  # a new updatedAt: the page's copy is stale
+    ticket.save()
 
-    row.get_by_text("Complete…").click()
-    row.get_by_role("button", name="Mark completed").click()
+    row.get_by_text("Move…").click()
+    row.get_by_role("button", name="Diagnosing").click()
     expect(row).to_contain_text("Renamed by a colleague")
-    expect(row).to_contain_text("Someone else changed this ticket")
-    expect(row.locator("[data-status-badge]")).to_have_text("Open")
-    assert not Ticket.objects.get(pk=ticket.pk).completed
+    expect(row.locator("[data-status-badge]")).to_have_text("Diagnosing")
+    assert Ticket.objects.get(pk=ticket.pk).status.key == "diagnosing"
+
+
+def test_refused_move_in_the_list_rolls_back_with_the_allowed_moves(
+    open_page, frontdesk, manager, customer
+):
+    ticket = factories.make_ticket(customer=customer, title="Cracked screen", status="in_repair")
+    page = open_page(frontdesk, "/tickets/")
+    row = page.locator(f"#ticket-{ticket.pk}")
+    badge = row.locator("[data-status-badge]")
+    expect(badge).to_have_text("In repair")
+
+    # After the page loaded, the ticket went to "Waiting for parts", from which "Ready for
+    # pickup" is no allowed move.
+    services.ticket_set_status(actor=manager, ticket_id=ticket.pk, status="waiting_parts")
+
+    held = []
+    page.route(f"**/tickets/{ticket.pk}/status/", lambda route: held.append(route))
+    row.get_by_text("Move…").click()
+    row.get_by_role("button", name="Ready for pickup", exact=True).click()
+    wait_for_held(page, held)
+    expect(badge).to_have_text("Ready for pickup")  # optimistic
+    held[0].continue_()
+
+    expect(badge).to_have_text("In repair")  # rolled back
+    expect(row).to_contain_text("In repair")
+    for allowed in ("Diagnosing", "Ready for pickup (not repaired)", "Cancelled"):
+        expect(row.locator(".row-message")).to_contain_text(allowed)
+        expect(page.locator("#messages")).to_contain_text(allowed)
+    assert Ticket.objects.get(pk=ticket.pk).status.key == "waiting_parts"
 
 
 def test_status_change_without_a_network_rolls_back(
@@ -206,11 +240,11 @@ def test_status_change_without_a_network_rolls_back(
     page = open_page(frontdesk, "/tickets/")
     row = page.locator(f"#ticket-{ticket.pk}")
     page.route(f"**/tickets/{ticket.pk}/status/", lambda route: route.abort())
-    row.get_by_text("Complete…").click()
-    row.get_by_role("button", name="Mark completed").click()
+    row.get_by_text("Move…").click()
+    row.get_by_role("button", name="Diagnosing").click()
     expect(row).to_contain_text("Could not reach the server")
-    expect(row.locator("[data-status-badge]")).to_have_text("Open")
-    expect(row.get_by_text("Complete…")).to_be_enabled()
+    expect(row.locator("[data-status-badge]")).to_have_text("Received")
+    expect(row.get_by_text("Move…")).to_be_enabled()
 
 
 # --- live lists ----------------------------------------------------------------------------------
@@ -233,7 +267,7 @@ def test_ticket_created_elsewhere_appears_by_polling_with_filters_kept(
     expect(page.get_by_text("Closed elsewhere")).to_have_count(0)
     expect(page.locator("#ticket-rows tr")).to_have_count(21)
     assert page.url.endswith(url)
-    expect(page.get_by_label("Status")).to_have_value("false")
+    expect(page.get_by_label("Open or completed")).to_have_value("false")
     assert page.evaluate("() => window.scrollY") > 0
     expect(page.locator("#live-status")).to_contain_text("updated")
 

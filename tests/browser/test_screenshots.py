@@ -57,8 +57,8 @@ def test_screenshots_of_the_main_pages(open_page, browser, live_server, tmp_path
 
     # A technician about to complete a ticket on the tablet.
     page = open_page(technician, "/tickets/queue/", viewport=TABLET)
-    page.locator("summary", has_text="Complete…").first.click()
-    page.get_by_label("Notes (optional)").first.fill("Replaced the keyboard; all keys tested.")
+    page.locator("summary", has_text="Move…").first.click()
+    page.get_by_label("Comment (optional)").first.fill("Replaced the keyboard; all keys tested.")
     page.screenshot(path=str(folder / "my-queue-complete-tablet.png"))
     written.append(folder / "my-queue-complete-tablet.png")
 

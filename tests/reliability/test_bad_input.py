@@ -32,7 +32,18 @@ TICKET_TEXT = [
 ]  # fmt: skip
 LIST_PARAMS = {
     "/api/customers": ["search", "sortBy", "sortOrder", "active"],
-    "/api/tickets": ["search", "tech", "priority", "dateFrom", "dateTo", "sortBy", "completed"],
+    "/api/tickets": [
+        "search",
+        "tech",
+        "priority",
+        "dateFrom",
+        "dateTo",
+        "sortBy",
+        "completed",
+        "status",
+        "statusGroup",
+        "overdue",
+    ],
 }
 
 

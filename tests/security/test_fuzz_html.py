@@ -155,6 +155,15 @@ class PageParser(HTMLParser):
         elif tag == "textarea":
             form.names[name] = "textarea"
             self._textarea = [name, ""]
+        elif (
+            tag == "button"
+            and attrs.get("type", "submit").lower() == "submit"
+            and name not in form.names
+        ):
+            # A named submit button (a status move's target) is what the form sends: the
+            # first one stands for the click.
+            form.names[name] = "button"
+            form.fields.append((name, attrs.get("value", "")))
 
     def handle_data(self, data):
         if self._textarea is not None:
@@ -435,9 +444,18 @@ EXPECTED_FORMS = {
     ("accounts/login/", "post"): {"username", "password"},
     ("accounts/password/", "post"): {"old_password", "new_password1", "new_password2"},
     ("tickets/new/", "post"): {"title", "description", "customer_id", "customer-email"},
-    ("tickets/", "get"): {"search", "dateFrom", "dateTo", "priority", "completed"},
+    ("tickets/", "get"): {
+        "search",
+        "dateFrom",
+        "dateTo",
+        "priority",
+        "completed",
+        "status",
+        "statusGroup",
+        "overdue",
+    },
     ("tickets/<int:ticket_id>/", "post"): {"title", "description", "updated_at"},
-    ("tickets/<int:ticket_id>/status/", "post"): {"completed", "notes"},
+    ("tickets/<int:ticket_id>/status/", "post"): {"status", "comment"},
     ("customers/", "get"): {"search", "active"},
     ("customers/new/", "post"): {"first_name", "email", "phone", "country"},
     ("customers/<int:customer_id>/edit/", "post"): {"first_name", "email", "updated_at"},

@@ -2,6 +2,7 @@
 threads and connections: the unique email index, the technician row locks of the
 auto-assignment and the row lock of optimistic concurrency."""
 
+import itertools
 import threading
 from collections import Counter
 
@@ -187,3 +188,59 @@ def test_deactivation_racing_a_new_ticket_never_leaves_an_inactive_customer_with
         pair = (outcome(results[index]), outcome(results[index + 1]))
         assert pair in {("ok", "INVALID_CUSTOMER"), ("HAS_DEPENDENCIES", "ok")}
     assert not Customer.objects.filter(active=False, tickets__isnull=False).exists()
+
+
+def test_twenty_simultaneous_moves_of_one_ticket_are_applied_one_after_the_other(
+    postgresql_only, frontdesk
+):
+    """Contract §12: each move is checked against the status the previous one left (the
+    ticket's row lock), and writes exactly one history entry; none is lost or doubled."""
+    from core.models import ActivityLog
+    from tickets.models import StatusChange
+    from tickets.queries import workflow
+    from tickets.services import ticket_set_status
+
+    frontdesk.get_all_permissions()  # fill the shared user's permission cache first
+    ticket = factories.make_ticket()
+    # From one to the other of these some moves are allowed and some are not (waiting_parts
+    # -> ready, ready -> diagnosing, ready -> waiting_parts are refused).
+    targets = ["diagnosing", "in_repair", "waiting_parts", "ready"] * 5
+    results = run_together(
+        [
+            lambda key=key: ticket_set_status(actor=frontdesk, ticket_id=ticket.pk, status=key)
+            for key in targets
+        ]
+    )
+    outcomes = Counter(outcome(result) for result in results)
+    assert set(outcomes) <= {"ok", "INVALID_TRANSITION"}, outcomes
+    assert outcomes["ok"] >= 1
+
+    chain = list(
+        StatusChange.objects.filter(ticket=ticket)
+        .select_related("from_status", "to_status")
+        .order_by("id")
+    )
+    flow = workflow()
+    assert chain[0].from_status is None
+    for before, after in itertools.pairwise(chain):
+        # Every entry starts where the previous one ended, and was an allowed move.
+        assert after.from_status_id == before.to_status_id
+        assert after.to_status.key in flow.next_keys(before.to_status)
+    moves = chain[1:]
+    accepted = [
+        key for key, result in zip(targets, results, strict=True) if outcome(result) == "ok"
+    ]
+    # An accepted request either moved (one entry) or found the ticket already there.
+    for key, result in zip(targets, results, strict=True):
+        if outcome(result) == "ok":
+            assert result.status.key == key
+    assert Counter(change.to_status.key for change in moves) <= Counter(accepted)
+    assert ActivityLog.objects.filter(action="ticket:status_change").count() == len(moves)
+    stored = Ticket.objects.select_related("status").get(pk=ticket.pk)
+    assert stored.status_id == chain[-1].to_status_id
+    assert stored.completed is (stored.status.key == "ready")
+    # Every refusal named the status it found, which some entry had left the ticket in.
+    reached = {change.to_status.key for change in chain}
+    for result in results:
+        if outcome(result) == "INVALID_TRANSITION":
+            assert result.details["from"] in reached

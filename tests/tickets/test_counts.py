@@ -117,10 +117,12 @@ def test_truncate_and_rebuild(postgresql_only):
         cursor.execute(
             "INSERT INTO tickets_ticket (customer_id, title, description, tech_id, priority,"
             " category, completed, notes, device_type, device_brand, device_model,"
-            " serial_number, accessories, condition, created_at, updated_at)"
+            " serial_number, accessories, condition, created_at, updated_at, status_id,"
+            " status_changed_at)"
             " SELECT customer_id, title, description, tech_id, priority, category, true, notes,"
             " device_type, device_brand, device_model, serial_number, accessories, condition,"
-            " created_at, updated_at FROM tickets_ticket"
+            " created_at, updated_at, (SELECT id FROM tickets_status WHERE key = 'ready'),"
+            " status_changed_at FROM tickets_ticket"
         )
         cursor.execute("SET session_replication_role = origin")
         assert counted_tickets(tech_id=tech.pk) == 1  # stale until rebuilt

@@ -37,15 +37,14 @@ def test_row_markup_and_escaping(ticket, frontdesk):
     assert f'<a href="/tickets/{ticket.pk}/">#{ticket.pk} Printer &lt;script&gt;' in html
     assert "<script>" not in html and "<b>" not in html
     assert "Grace Hopper · HP LaserJet &lt;b&gt;" in html
-    assert '<span class="badge open" data-status-badge>Open</span>' in html
+    assert '<span class="badge status-new" data-status-badge>Received</span>' in html
     assert '<span class="badge priority-medium">Medium</span>' in html
     assert '<td data-label="Technician">Tess</td>' in html
     created = timezone.localtime(ticket.created_at)
     assert f'<time datetime="{created.isoformat()}">' in html
     # The status form: posts to the status URL, back to the list it came from.
     assert f'action="/tickets/{ticket.pk}/status/"' in html
-    assert 'name="completed" value="true"' in html
-    assert f'name="updated_at" value="{ticket.updated_at.isoformat()}"' in html
+    assert 'name="status" value="diagnosing"' in html
     assert 'name="next" value="/tickets/?completed=false"' in html
     assert re.search(r'name="csrfmiddlewaretoken" value="\w+"', html)
     assert "hide_tech" not in html
@@ -56,8 +55,8 @@ def test_completed_row_queue_variant_and_roles(ticket, frontdesk, other_technici
     ticket.status, ticket.completed = Status.objects.get(key="ready"), True
     ticket.save()
     html = _row(ticket, frontdesk, hide_tech=True, row_next="/tickets/queue/?a=1&b=2")
-    assert 'data-completed="true" class="is-completed"' in html
-    assert "Reopen ticket" in html and 'name="completed" value="false"' in html
+    assert 'data-completed="true" data-status="ready" class="is-completed"' in html
+    assert "Move…" in html and 'name="status" value="collected"' in html
     assert 'data-label="Technician"' not in html
     assert '<input type="hidden" name="hide_tech" value="1">' in html
     assert 'name="next" value="/tickets/queue/?a=1&amp;b=2"' in html

@@ -5,7 +5,8 @@ poll that finds a change. As a template it cost ~290 µs of CPU per row (forty-o
 lookups, two {% url %}, a form), ~7 ms a page, more than everything else the list does; built
 here it costs a fraction of that. The markup is exactly what
 templates/tickets/_ticket_row.html used to hold (app.js relies on its data- attributes): change
-both together. Context: ticket, user, csrf_token, request; optional row_next and hide_tech.
+both together. Context: ticket, user, csrf_token, request; optional row_next, hide_tech and
+workflow (else read once per rendering, see row_workflow).
 """
 
 import functools
@@ -17,36 +18,54 @@ from django.utils import dateformat, timezone
 from django.utils.safestring import mark_safe
 
 from accounts.permissions import can_change_status
+from tickets.queries import Workflow, workflow
 
 register = template.Library()
 
-_STATUS_FORM = """
+_MOVE_FORM = """
     <details class="status-action">
-      <summary class="button small{summary_class}">{summary}</summary>
+      <summary class="button small">Move…</summary>
       <form method="post" action="{action}" class="status-form" data-status-form>
         {csrf}
-        <input type="hidden" name="completed" value="{to}">
-        <input type="hidden" name="updated_at" value="{updated_at}">
         <input type="hidden" name="next" value="{next}">
-        {hide_tech}<label for="status-notes-{pk}">Notes (optional)</label>
-        <textarea id="status-notes-{pk}" name="notes" rows="2" maxlength="10000" placeholder="What was done"></textarea>
-        <button type="submit" class="{button_class}">{button}</button>
+        {hide_tech}<label for="status-comment-{pk}">Comment (optional)</label>
+        <textarea id="status-comment-{pk}" name="comment" rows="2" maxlength="2000" placeholder="For the history"></textarea>
+        <div class="move-buttons">{buttons}</div>
       </form>
     </details>
     """  # noqa: E501
 
-_ROW = """<tr id="ticket-{pk}" data-ticket-row="{pk}" data-completed="{completed}" class="{row_class}">
+_MOVE_BUTTON = (
+    '<button type="submit" name="status" value="{key}" class="small move-{group}"'
+    ' data-status-label="{label}" data-status-group="{group}">{label}</button>'
+)
+
+_ROW = """<tr id="ticket-{pk}" data-ticket-row="{pk}" data-completed="{completed}" data-status="{status_key}" class="{row_class}">
   <td class="row-title" data-label="Ticket" data-row-message>
     <a href="{detail}">#{pk} {title}</a>
     <span class="row-sub">{first_name} {last_name}{device}</span>
   </td>
-  <td data-label="Status"><span class="badge {status_class}" data-status-badge>{status}</span></td>
+  <td data-label="Status"><span class="badge status-{group}" data-status-badge>{status}</span>{overdue}</td>
   <td data-label="Priority"><span class="badge priority-{priority_name}">{priority}</span></td>
   {tech_cell}
   <td class="nowrap" data-label="Opened"><time datetime="{created_iso}">{created}</time></td>
   <td class="row-actions" data-label="Action">{form}</td>
 </tr>
 """  # noqa: E501
+
+_OVERDUE = ' <span class="badge overdue" data-overdue>Overdue</span>'
+_WORKFLOW_KEY = "ticket_rows.workflow"
+
+
+def row_workflow(context) -> Workflow:
+    """The statuses and their moves, read once per rendering however many rows it has: the
+    view's `workflow` when it passed one, else one loaded for this rendering."""
+    flow = context.get("workflow")
+    if flow is None:
+        flow = context.render_context.get(_WORKFLOW_KEY)
+        if flow is None:
+            flow = context.render_context[_WORKFLOW_KEY] = workflow()
+    return flow
 
 
 def _url_prefixes() -> tuple[str, str, str]:
@@ -72,8 +91,12 @@ def ticket_row(context) -> str:
     completed = ticket.completed
     detail_head, detail_tail, status_url = _url_prefixes()
 
+    status = ticket.status  # joined in by the list's query
+    # The workflow only for a row that may offer moves: a viewer's list reads none of it.
+    may_move = user is not None and can_change_status(user, ticket)
+    moves = row_workflow(context).moves_for(user, ticket) if may_move else []
     form = ""
-    if user is not None and can_change_status(user, ticket):
+    if moves:
         token = context.get("csrf_token")
         csrf = (
             f'<input type="hidden" name="csrfmiddlewaretoken" value="{_e(token)}">'
@@ -81,18 +104,17 @@ def ticket_row(context) -> str:
             else ""
         )
         next_url = context.get("row_next") or (request.get_full_path() if request else "")
-        form = _STATUS_FORM.format(
-            summary_class="" if completed else " ok",
-            summary="Reopen…" if completed else "Complete…",
+        # No updated_at: a move is judged against the status the ticket has when it arrives
+        # (the transition rules), so an edit of the notes in between does not refuse it.
+        form = _MOVE_FORM.format(
             action=_e(status_url.format(pk)),
             csrf=csrf,
-            to="false" if completed else "true",
-            updated_at=_e(ticket.updated_at.isoformat()),
             next=_e(next_url),
             hide_tech='<input type="hidden" name="hide_tech" value="1">' if hide_tech else "",
             pk=pk,
-            button_class="primary" if completed else "ok",
-            button="Reopen ticket" if completed else "Mark completed",
+            buttons="".join(
+                _MOVE_BUTTON.format(key=_e(t.key), group=t.group, label=_e(t.label)) for t in moves
+            ),
         )
 
     if hide_tech:
@@ -103,6 +125,7 @@ def ticket_row(context) -> str:
     else:
         tech_cell = '<td data-label="Technician"><span class="row-sub">Unassigned</span></td>'
 
+    overdue = ticket.is_overdue()
     brand, model = ticket.device_brand, ticket.device_model
     created = timezone.localtime(ticket.created_at)
     customer = ticket.customer
@@ -110,14 +133,18 @@ def ticket_row(context) -> str:
         _ROW.format(
             pk=pk,
             completed="true" if completed else "false",
-            row_class="is-completed" if completed else "",
+            status_key=_e(status.key),
+            row_class=" ".join(
+                name for name, on in (("is-completed", completed), ("is-overdue", overdue)) if on
+            ),
             detail=_e(f"{detail_head}{pk}{detail_tail}"),
             title=_e(ticket.title),
             first_name=_e(customer.first_name),
             last_name=_e(customer.last_name),
             device=f" · {_e(brand)} {_e(model)}" if brand or model else "",
-            status_class="completed" if completed else "open",
-            status="Completed" if completed else "Open",
+            group=status.group,
+            status=_e(status.label),
+            overdue=_OVERDUE if overdue else "",
             priority_name=_e(ticket.priority_name),
             priority=_e(ticket.get_priority_display()),
             tech_cell=tech_cell,
