@@ -82,6 +82,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("scenario")
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--database", default="", help="database (default rs_bench_<tickets>)")
     parser.add_argument("-n", type=int, default=200, help="requests to time and profile")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE each query")
     parser.add_argument("--top", type=int, default=30)
@@ -99,6 +100,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     url = database_url(args.database_url_base, counts_for(args.scale)[1], False)
+    if args.database:
+        url = f"{args.database_url_base.rstrip('/')}/{args.database}"
     os.environ.update(bench_env(url, args.redis_url))
     import django
 

@@ -54,6 +54,13 @@ TARGETS = {
     "customer_search": 0.40,
     "api_customer_search": None,  # measured, no target in the issue
     "admin_changelist": 0.10,
+    # Issue 12: the board meets the queue's target, its poll the list poll's; a ticket's
+    # history is an API read like the list.
+    "board": 0.50,
+    "board_frontdesk": 0.50,
+    "board_poll": 0.90,
+    "history": 0.50,
+    "statuses": None,  # measured, no target in the issue
 }
 SEARCH_P99_MS = 100
 SEARCH_P99_MS_AT_2M = 250
@@ -557,9 +564,14 @@ def write_outputs(result: dict, out_dir: Path) -> None:
 
 
 # --- main ----------------------------------------------------------------------------------------
-def run_scale(scale: float, names: list[str], args, wrk: str, redis_url: str) -> tuple[dict, dict]:
+def run_scale(
+    scale: float, names: list[str], args, wrk: str, redis_url: str, *, database: str = ""
+) -> tuple[dict, dict]:
     tickets = counts_for(scale)[1]
-    env = bench_env(database_url(args.database_url_base, tickets, args.smoke), redis_url)
+    db_url = database_url(args.database_url_base, tickets, args.smoke)
+    if database:
+        db_url = f"{args.database_url_base.rstrip('/')}/{database}"
+    env = bench_env(db_url, redis_url)
     prep = prepare_database(scale, args, env)
     measured = measure(prep, names, args, env, wrk)
     return prep, measured
@@ -632,6 +644,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
     )
+    parser.add_argument(
+        "--database", default="", help="database of the main run (default rs_bench_<tickets>)"
+    )
     parser.add_argument("--output-dir", type=Path, default=None)
     args = parser.parse_args(argv)  # fmt: skip
 
@@ -673,7 +688,7 @@ def main(argv=None) -> int:
 
         tickets = counts_for(args.scale)[1]
         log(f"=== main run: {tickets:,} tickets, {args.rounds} rounds of {args.duration:g} s ===")
-        prep, measured = run_scale(args.scale, names, args, wrk, redis_url)
+        prep, measured = run_scale(args.scale, names, args, wrk, redis_url, database=args.database)
         floor, scen = summarise(measured, prep)
         result = {
             "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -40,7 +40,7 @@ class Scenario:
     error: str = ""
 
 
-def scenarios(surname: str) -> list[Scenario]:
+def scenarios(surname: str, long_history_ticket: int) -> list[Scenario]:
     search = urlencode({"search": surname})
     return [
         Scenario("list", "Ticket list, full page (open, newest first)", "frontdesk",
@@ -61,8 +61,23 @@ def scenarios(surname: str) -> list[Scenario]:
                  f"/api/customers?{search}", api=True),
         Scenario("admin_changelist", "Django admin ticket changelist", "manager",
                  "/admin/tickets/ticket/"),
+        Scenario("board", "Board as a technician (their open tickets, a column per status)",
+                 "tech1", BOARD_PATH),
+        Scenario("board_frontdesk", "Board as the front desk (every open ticket)", "frontdesk",
+                 BOARD_PATH),
+        # The board's own poll, read from the board page, as app.js sends it.
+        Scenario("board_poll", "Unchanged poll of the board (204)", "tech1", "",
+                 {"HX-Request": "true", "X-Poll": "timer"}, status=204),
+        Scenario("history", "API history of a ticket with a long history", "frontdesk",
+                 f"/api/tickets/{long_history_ticket}/history", api=True),
+        Scenario("statuses", "API statuses", "frontdesk", "/api/statuses", api=True),
     ]  # fmt: skip
 
+
+LIST_PATH = "/tickets/?completed=false"
+BOARD_PATH = "/tickets/board/"
+# Scenarios whose URL is the one a page polls -> that page.
+POLLS = {"poll_unchanged": LIST_PATH, "board_poll": BOARD_PATH}
 
 FLOOR = Scenario("floor", "Floor: signed-in URL returning 2 bytes (bench only)", "frontdesk",
                  "/bench/floor")  # fmt: skip
@@ -127,15 +142,13 @@ class SignedIn:
             self.tokens[user.username] = ApiToken.issue(user=user, name="bench")[1]
 
     def resolve(self, sc: Scenario) -> None:
-        """Fills in the poll URL, read from the list page."""
-        if sc.name == "poll_unchanged" and not sc.path:
-            page_path = "/tickets/?completed=false"
+        """Fills in a poll URL, read from the page that polls."""
+        page_path = POLLS.get(sc.name)
+        if page_path and not sc.path:
             page = self.clients[sc.user].get(page_path)
             sc.path = poll_path(page_path, page.content.decode()) if page.status_code == 200 else ""
             if not sc.path:
-                sc.error = (
-                    "no polling element (data-poll or hx-trigger) on /tickets/?completed=false"
-                )
+                sc.error = f"no polling element (data-poll or hx-trigger) on {page_path}"
 
     def request_headers(self, sc: Scenario) -> dict:
         headers = dict(sc.headers)
@@ -157,8 +170,25 @@ class SignedIn:
         return headers if sc.api else {**headers, "Cookie": self.cookies[sc.user]}
 
 
+def long_history_ticket() -> int:
+    """The ticket with the longest history (the oldest of those): a worst case that stays
+    realistic (a repair that waited for parts, came back at pickup or under warranty)."""
+    from django.db.models import Count
+
+    from tickets.models import StatusChange
+
+    longest = (
+        StatusChange.objects.values("ticket")
+        .annotate(n=Count("id"))
+        .order_by("-n", "ticket")
+        .values_list("ticket", flat=True)
+        .first()
+    )
+    return longest or 1
+
+
 def all_scenarios() -> list[Scenario]:
-    return [FLOOR, *scenarios(common_surname())]
+    return [FLOOR, *scenarios(common_surname(), long_history_ticket())]
 
 
 def prepare() -> dict:
