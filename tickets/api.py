@@ -448,7 +448,7 @@ class HistoryEntryOut(ApiOut):
 
 class HistoryBody(ApiOut):
     history: list[HistoryEntryOut]
-    metadata: Metadata
+    metadata: ListMetadata
 
 
 def history_entry_out(entry: queries.HistoryEntry) -> dict:
@@ -473,10 +473,15 @@ def history_entry_out(entry: queries.HistoryEntry) -> dict:
 )
 def get_ticket_history(request: HttpRequest, ticket_id: TicketId):
     """Every status change, oldest first; the creation is the first entry (`from` null)."""
-    _, entries = queries.ticket_history(user=request.auth, ticket_id=ticket_id)
-    return respond(
-        {"history": [history_entry_out(e) for e in entries], "metadata": metadata(request)}
-    )
+
+    # Remembered per data version and caller like the lists: every move writes the ticket
+    # (its updatedAt), and names and labels are in the version too. A refusal (403, 404) is
+    # raised by the read and never remembered.
+    def build():
+        _, entries = queries.ticket_history(user=request.auth, ticket_id=ticket_id)
+        return {"history": [history_entry_out(e) for e in entries]}
+
+    return respond_list(request, version=rendered.data_version(), build=build)
 
 
 class StatusOut(ApiOut):
@@ -493,7 +498,7 @@ class StatusOut(ApiOut):
 
 class StatusListBody(ApiOut):
     statuses: list[StatusOut]
-    metadata: Metadata
+    metadata: ListMetadata
 
 
 @statuses_router.get(
@@ -504,9 +509,10 @@ class StatusListBody(ApiOut):
 )
 def list_statuses(request: HttpRequest):
     """Every status, active and inactive, by position, with the moves each allows."""
-    flow = queries.status_list(user=request.auth)
-    return respond(
-        {
+
+    def build():
+        flow = queries.status_list(user=request.auth)
+        return {
             "statuses": [
                 {
                     "key": status.key,
@@ -520,7 +526,8 @@ def list_statuses(request: HttpRequest):
                     "next": flow.next_keys(status),
                 }
                 for status in flow.statuses
-            ],
-            "metadata": metadata(request),
+            ]
         }
-    )
+
+    # Remembered like the lists: status edits move the data version (tickets.Status).
+    return respond_list(request, version=rendered.data_version(), build=build)

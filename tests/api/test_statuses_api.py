@@ -301,3 +301,18 @@ def test_a_path_with_a_newline_is_the_apis_json_404(as_frontdesk):
     response = as_frontdesk.get("/api/tickets/x%0Ay/history")
     assert_error(response, 404, "NOT_FOUND")
     assert response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.usefixtures("without_verify")  # a hit is not rendered again
+def test_a_repeated_history_is_remembered_and_a_move_shows_at_once(
+    as_frontdesk, django_assert_max_num_queries, settings
+):
+    settings.RATELIMIT_ENABLE = False  # its counters live in the database cache in tests
+    ticket = factories.make_ticket()
+    url = f"/api/tickets/{ticket.pk}/history"
+    assert len(as_frontdesk.get(url).json()["history"]) == 1
+    with django_assert_max_num_queries(2):  # token (with its user), data version
+        assert len(as_frontdesk.get(url).json()["history"]) == 1
+    moved = as_frontdesk.post(f"/api/tickets/{ticket.pk}/status", {"status": "diagnosing"})
+    assert moved.status_code == 200
+    assert [e["to"] for e in as_frontdesk.get(url).json()["history"]] == ["received", "diagnosing"]
